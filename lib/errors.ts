@@ -1,0 +1,30 @@
+import createError from '@fastify/error'
+
+/** Thrown by the guards for an anonymous request that cannot be redirected. */
+export const LoginRequiredError = createError(
+  'FST_LOGIN_REQUIRED',
+  'Login required',
+  401
+)
+
+/** Thrown by `freshLoginRequired` for a stale login that cannot be redirected. */
+export const FreshLoginRequiredError = createError(
+  'FST_LOGIN_FRESH_REQUIRED',
+  'A fresh login is required',
+  401
+)
+
+/** A bad plugin option; the message names the option. */
+export const OptionError = createError(
+  'FST_LOGIN_OPTION',
+  'fastify-login: %s',
+  500,
+  TypeError
+)
+
+/** `reply.loginUser()` was called in a way that cannot work. */
+export const LoginError = createError(
+  'FST_LOGIN_INVALID',
+  'fastify-login: %s',
+  500
+)

@@ -1,0 +1,106 @@
+import type { FastifyReply } from 'fastify'
+import { noStore, setUser, type LoginContext } from './context'
+import { clearRememberCookie, rememberCookie, setRememberCookie } from './cookie'
+import { LoginError } from './errors'
+import { versionOf } from './load'
+import { fingerprint } from './protection'
+import { isSafeRedirect, toLocation } from './redirect'
+import {
+  FINGERPRINT, FRESH, ID, REMEMBER, VERSION,
+  appKeys, forget, regenerate, sessionOf, storedUserId, type LoginSession
+} from './session'
+import type { LoginOptions, LoginUser } from './types'
+
+function requireSession (reply: FastifyReply, what: string): LoginSession {
+  const session = sessionOf(reply.request)
+  if (session === undefined) {
+    throw new LoginError(`${what} needs a session: register @fastify/session, and call it under the session cookie's path`)
+  }
+  return session
+}
+
+/** The reply methods, bound to one plugin registration. */
+export function createReplyMethods (context: LoginContext) {
+  const { options, manager } = context
+
+  async function loginUser (this: FastifyReply, user: LoginUser, loginOptions: LoginOptions = {}): Promise<boolean> {
+    const { remember = false, maxAge, fresh = true, force = false } = loginOptions
+    if (remember && options.remember === undefined) {
+      throw new LoginError('loginUser({ remember: true }) needs the remember option to be configured')
+    }
+    if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || maxAge <= 0)) {
+      throw new LoginError('loginUser maxAge must be a positive integer number of milliseconds')
+    }
+    if (user == null) throw new LoginError('loginUser needs a user')
+    if (!force && !options.isActive(user)) return false
+    const rawId = options.getUserId(user)
+    if (rawId == null) throw new LoginError('getUserId returned null or undefined for the user')
+    const id = String(rawId)
+
+    const request = this.request
+    const session = await regenerate(request, requireSession(this, 'loginUser'), options.keepSessionKeys)
+    const version = versionOf(context, user)
+    session[ID] = id
+    session[FRESH] = fresh
+    if (options.sessionProtection !== false) session[FINGERPRINT] = fingerprint(request)
+    if (options.authVersion !== undefined) session[VERSION] = version
+    if (remember) session[REMEMBER] = true
+    setUser(request, user, 'session')
+
+    if (remember) {
+      setRememberCookie(context, this, id, Date.now() + (maxAge ?? options.remember!.maxAge), version)
+    } else if (rememberCookie(context, request) !== undefined) {
+      clearRememberCookie(context, this)
+    }
+    noStore(this)
+    manager.emit('login', request, user)
+    return true
+  }
+
+  async function logoutUser (this: FastifyReply): Promise<void> {
+    const request = this.request
+    const user = request.user
+    const session = sessionOf(request)
+    const loggedInSession = storedUserId(session) !== undefined
+    const hasCookie = rememberCookie(context, request) !== undefined
+    if (user === null && !loggedInSession && !hasCookie) return
+
+    // The cookie may be scoped to another path than this request's; the session knows it was set.
+    const remembered = hasCookie || session?.[REMEMBER] === true
+    if (session !== undefined && loggedInSession) {
+      const keep = appKeys(session)
+      const fresh = await regenerate(request, session, keep)
+      if (keep.length === 0) await forget(request, fresh)
+    }
+    if (remembered) clearRememberCookie(context, this)
+    setUser(request, null, null)
+    noStore(this)
+    if (user !== null) manager.emit('logout', request, user)
+  }
+
+  async function confirmLogin (this: FastifyReply): Promise<void> {
+    const request = this.request
+    const session = requireSession(this, 'confirmLogin')
+    const user = request.user
+    if (user === null || storedUserId(session) === undefined) {
+      throw new LoginError('confirmLogin needs a user logged in through the session')
+    }
+    const confirmed = await regenerate(request, session, Object.keys(session).filter((key) => key !== 'cookie'))
+    confirmed[FRESH] = true
+    if (options.sessionProtection !== false) confirmed[FINGERPRINT] = fingerprint(request)
+    noStore(this)
+    manager.emit('loginConfirmed', request, user)
+  }
+
+  function redirectAfterLogin (this: FastifyReply, fallback = '/'): FastifyReply {
+    const next = nextFrom(this.request.query, options.nextParam) ?? nextFrom(this.request.body, options.nextParam)
+    return this.redirect(toLocation(isSafeRedirect(next) ? next : fallback))
+  }
+
+  return { loginUser, logoutUser, confirmLogin, redirectAfterLogin }
+}
+
+function nextFrom (source: unknown, param: string): unknown {
+  if (source === null || typeof source !== 'object' || !Object.hasOwn(source, param)) return undefined
+  return (source as Record<string, unknown>)[param]
+}

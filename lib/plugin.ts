@@ -1,0 +1,46 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { createContext } from './context'
+import { createGuard } from './guards'
+import { createLoadHook } from './load'
+import { createReplyMethods } from './login'
+import { resolveOptions } from './options'
+import { FRESH, sessionOf } from './session'
+import type { FastifyLoginOptions, LoginGuardOptions } from './types'
+
+function isAuthenticated (this: FastifyRequest): boolean {
+  return this.user !== null
+}
+
+function isFresh (this: FastifyRequest): boolean {
+  return this.user !== null && this.authenticatedBy !== 'request' && sessionOf(this)?.[FRESH] === true
+}
+
+async function fastifyLogin (fastify: FastifyInstance, options: FastifyLoginOptions): Promise<void> {
+  const context = createContext(resolveOptions(options))
+  const { loginUser, logoutUser, confirmLogin, redirectAfterLogin } = createReplyMethods(context)
+
+  fastify.decorateRequest('user', null)
+  fastify.decorateRequest('authenticatedBy', null)
+  fastify.decorateRequest('isAuthenticated', isAuthenticated)
+  fastify.decorateRequest('isFresh', isFresh)
+
+  fastify.decorateReply('loginUser', loginUser)
+  fastify.decorateReply('logoutUser', logoutUser)
+  fastify.decorateReply('confirmLogin', confirmLogin)
+  fastify.decorateReply('redirectAfterLogin', redirectAfterLogin)
+
+  fastify.decorate('loginManager', context.manager)
+  fastify.decorate('loginRequired', createGuard(context))
+  fastify.decorate('freshLoginRequired', createGuard(context, { fresh: true }))
+  fastify.decorate('loginGuard', (guardOptions?: LoginGuardOptions) => createGuard(context, guardOptions))
+
+  // Runs after @fastify/session's own onRequest hook, which this plugin depends on.
+  fastify.addHook('onRequest', createLoadHook(context))
+}
+
+export const plugin = fp(fastifyLogin, {
+  fastify: '5.x',
+  name: 'fastify-login',
+  dependencies: ['@fastify/cookie', '@fastify/session']
+})

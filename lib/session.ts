@@ -1,0 +1,60 @@
+import type { FastifyRequest } from 'fastify'
+import type {} from '@fastify/session'
+
+/** Session keys this plugin owns. Everything else in the session belongs to the app. */
+export const ID = '_login_id'
+export const FRESH = '_login_fresh'
+export const FINGERPRINT = '_login_fp'
+export const VERSION = '_login_version'
+export const REMEMBER = '_login_remember'
+export const LOGIN_KEYS: readonly string[] = [ID, FRESH, FINGERPRINT, VERSION, REMEMBER]
+
+/** The parts of an @fastify/session session this plugin uses, seen as a plain record. */
+export interface LoginSession {
+  [key: string]: unknown
+  sessionId: string
+  regenerate (keys?: string[]): Promise<void>
+}
+
+/** The request's session when @fastify/session gave it one (it does not outside its cookie path). */
+export function sessionOf (request: FastifyRequest): LoginSession | undefined {
+  const session = request.session as unknown as LoginSession | null | undefined
+  return session != null && typeof session.regenerate === 'function' ? session : undefined
+}
+
+/** The logged-in user id stored in the session, if any. */
+export function storedUserId (session: LoginSession | undefined): string | undefined {
+  const id = session?.[ID]
+  return typeof id === 'string' ? id : undefined
+}
+
+export function removeLogin (session: LoginSession): void {
+  for (const key of LOGIN_KEYS) {
+    if (key in session) delete session[key]
+  }
+}
+
+/** The app's own keys in the session (everything but the login and the cookie). */
+export function appKeys (session: LoginSession): string[] {
+  return Object.keys(session).filter((key) => key !== 'cookie' && !LOGIN_KEYS.includes(key))
+}
+
+/**
+ * Gives the request a new session id, keeping only the keys in `keep`; the old id
+ * is destroyed in the store. Returns the new session.
+ */
+export async function regenerate (request: FastifyRequest, session: LoginSession, keep: string[]): Promise<LoginSession> {
+  await session.regenerate(keep)
+  return sessionOf(request) as LoginSession
+}
+
+/**
+ * Removes a just-regenerated, empty session from the store, so logouts leave
+ * nothing behind. @fastify/session still saves it if the app uses
+ * saveUninitialized or writes to it later in the request.
+ */
+export function forget (request: FastifyRequest, session: LoginSession): Promise<void> {
+  return new Promise((resolve, reject) => {
+    request.sessionStore.destroy(session.sessionId, (error?: unknown) => (error ? reject(error) : resolve()))
+  })
+}

@@ -1,0 +1,107 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/**
+ * The application's user. Empty here: applications describe their own user
+ * with declaration merging, and `request.user` follows it everywhere.
+ *
+ * ```ts
+ * declare module 'fastify-login' {
+ *   interface LoginUser { id: number; username: string }
+ * }
+ * ```
+ */
+export interface LoginUser {}
+
+/** How the current request's user was found. */
+export type AuthenticatedBy = 'session' | 'remember' | 'request'
+
+/** A value or a promise of it: loaders may be sync or async. */
+export type Awaitable<T> = T | Promise<T>
+
+export type SessionProtection = 'basic' | 'strong' | false
+
+export type SameSite = 'lax' | 'strict' | 'none'
+
+export interface RememberOptions {
+  /** At least 32 characters, or a list of them: the first signs, all verify. */
+  secret: string | readonly string[]
+  /** Cookie name. Default `'remember_token'`. */
+  cookieName?: string
+  /** Lifetime in milliseconds, enforced by the server. Default 30 days. */
+  maxAge?: number
+  /** Default `'/'`. */
+  path?: string
+  domain?: string
+  /** `'auto'` sets `Secure` on HTTPS requests. Default `'auto'`. */
+  secure?: boolean | 'auto'
+  /** Default `true`. */
+  httpOnly?: boolean
+  /** Default `'lax'`. */
+  sameSite?: SameSite
+  /** Extend an existing remember cookie on each authenticated response. Default `false`. */
+  refresh?: boolean
+}
+
+/** Replaces a guard's default response. May send the reply or throw. */
+export type GuardHandler = (request: FastifyRequest, reply: FastifyReply) => unknown
+
+export interface FastifyLoginOptions {
+  /** Returns the user for a stored id (always a string), or null/undefined. */
+  loadUser: (id: string, request: FastifyRequest) => Awaitable<LoginUser | null | undefined>
+  /** The id stored in the session and the remember cookie. Default `user.id`. */
+  getUserId?: (user: LoginUser) => string | number
+  /** Inactive users cannot log in. Default `user.isActive !== false`. */
+  isActive?: (user: LoginUser) => boolean
+  /** A value that changes when the user's credentials change; logins made under another value end. */
+  authVersion?: (user: LoginUser) => string | number
+  /** Per-request login for API clients (bearer tokens, API keys). Never writes the session. */
+  loadUserFromRequest?: (request: FastifyRequest) => Awaitable<LoginUser | null | undefined>
+  /** Where unauthenticated browser requests are redirected. Without it they get 401. */
+  loginUrl?: string
+  /** Where a stale login is sent by `freshLoginRequired`. Default `loginUrl`. */
+  refreshUrl?: string
+  /** Query parameter carrying the return address. Default `'next'`. */
+  nextParam?: string
+  /** Default `'basic'`. */
+  sessionProtection?: SessionProtection
+  /** Remember-me cookie; omitted means off. */
+  remember?: RememberOptions
+  /** Session keys that survive the session id change at login. */
+  keepSessionKeys?: readonly string[]
+  /** Path prefixes (whole segments) where no user is loaded. */
+  exclude?: readonly string[]
+  /** Methods the guards let through. Default `['OPTIONS']`. */
+  exemptMethods?: readonly string[]
+  onUnauthorized?: GuardHandler
+  onNeedsRefresh?: GuardHandler
+}
+
+export interface LoginOptions {
+  /** Set a remember-me cookie. Default `false` (and an existing one is cleared). */
+  remember?: boolean
+  /** Lifetime of this login's remember cookie in ms; overrides `remember.maxAge`. */
+  maxAge?: number
+  /** Default `true`. */
+  fresh?: boolean
+  /** Log in even when `isActive(user)` is false. Default `false`. */
+  force?: boolean
+}
+
+export interface LoginGuardOptions {
+  /** Also require a fresh login. Default `false`. */
+  fresh?: boolean
+  /** The login (or refresh) page for this guard. */
+  loginUrl?: string
+  /** Replaces the default unauthorized (or needs-refresh) response. */
+  onUnauthorized?: GuardHandler
+}
+
+export type LoginGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+export type RememberRejectReason =
+  | 'malformed'
+  | 'signature'
+  | 'expired'
+  | 'version'
+  | 'unknown-user'
+  | 'inactive'

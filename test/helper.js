@@ -1,0 +1,139 @@
+'use strict'
+
+// Shared test helpers: an app built the way the README wires it, and a cookie
+// jar that carries Set-Cookie headers from one inject() to the next, as a browser would.
+
+const Fastify = require('fastify')
+const fastifyCookie = require('@fastify/cookie')
+const fastifySession = require('@fastify/session')
+const fastifyLogin = require('fastify-login')
+
+const SESSION_SECRET = 'a-session-secret-that-is-long-enough-0123456789'
+const REMEMBER_SECRET = 'a-remember-secret-that-is-long-enough-0123456789'
+
+const USERS = new Map([
+  ['1', { id: 1, username: 'user1' }],
+  ['2', { id: 2, username: 'user2' }],
+  ['0', { id: 0, username: 'zero' }]
+])
+
+/**
+ * Build an app with cookie, session (memory store unless `store` is given) and
+ * fastify-login. `login` options are merged over a default loader that reads USERS.
+ * `routes(app)` adds routes before ready(). Standard routes:
+ *   POST /login   body { id, remember?, maxAge?, fresh?, force? }  -> logs the user in
+ *   POST /logout                                                   -> logs out
+ *   GET  /me      -> { user, authenticatedBy, fresh }
+ *   GET  /private (loginRequired), GET /fresh (freshLoginRequired)
+ *   POST /session/:key  body { value } -> stores a session key; GET /session/:key reads it
+ */
+async function buildApp ({ login = {}, session = {}, store, users = USERS, routes, fastify = {}, cookie = {} } = {}) {
+  const app = Fastify({ logger: false, ...fastify })
+  await app.register(fastifyCookie, cookie)
+  await app.register(fastifySession, {
+    secret: SESSION_SECRET,
+    saveUninitialized: false,
+    cookie: { secure: 'auto' },
+    ...(store ? { store } : {}),
+    ...session
+  })
+  await app.register(fastifyLogin, {
+    loadUser: async (id) => users.get(id) ?? null,
+    ...login
+  })
+
+  app.post('/login', async (request, reply) => {
+    const body = request.body ?? {}
+    const user = users.get(String(body.id))
+    if (!user) return reply.code(401).send({ error: 'unknown user' })
+    const opts = {}
+    for (const k of ['remember', 'maxAge', 'fresh', 'force']) if (k in body) opts[k] = body[k]
+    const ok = await reply.loginUser(user, opts)
+    return { ok }
+  })
+  app.post('/logout', async (request, reply) => {
+    await reply.logoutUser()
+    return { ok: true }
+  })
+  app.get('/me', async (request) => ({
+    user: request.user,
+    authenticatedBy: request.authenticatedBy,
+    fresh: request.isFresh()
+  }))
+  app.get('/private', { preHandler: app.loginRequired }, async (request) => ({ user: request.user }))
+  app.get('/fresh', { preHandler: app.freshLoginRequired }, async (request) => ({ user: request.user }))
+  app.post('/session/:key', async (request) => {
+    request.session.set(request.params.key, request.body.value)
+    return { ok: true }
+  })
+  app.get('/session/:key', async (request) => ({ value: request.session.get(request.params.key) ?? null }))
+
+  if (routes) await routes(app)
+  await app.ready()
+  return app
+}
+
+/** Parse Set-Cookie headers of a light-my-request / undici response into objects. */
+function setCookies (res) {
+  let raw = res.headers['set-cookie']
+  if (!raw) return []
+  if (!Array.isArray(raw)) raw = [raw]
+  return raw.map(parseSetCookie)
+}
+
+function parseSetCookie (line) {
+  const [pair, ...attrs] = line.split(';')
+  const eq = pair.indexOf('=')
+  const cookie = { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(), raw: line }
+  for (const attr of attrs) {
+    const i = attr.indexOf('=')
+    const key = (i === -1 ? attr : attr.slice(0, i)).trim().toLowerCase()
+    cookie[key] = i === -1 ? true : attr.slice(i + 1).trim()
+  }
+  return cookie
+}
+
+function isCleared (cookie) {
+  return cookie.value === '' || cookie['max-age'] === '0' ||
+    (cookie.expires !== undefined && new Date(cookie.expires).getTime() <= Date.now())
+}
+
+/**
+ * A cookie jar around app.inject(). jar.request(opts) sends the jar's cookies and
+ * stores what the response sets or clears. jar.cookies is a plain name -> value map
+ * that tests may edit (drop the session cookie, tamper with the remember cookie).
+ */
+function createJar (app) {
+  const jar = {
+    cookies: {},
+    async request (opts) {
+      if (typeof opts === 'string') opts = { method: 'GET', url: opts }
+      const headers = { ...(opts.headers || {}) }
+      const cookieHeader = Object.entries(jar.cookies).map(([k, v]) => `${k}=${v}`).join('; ')
+      if (cookieHeader && headers.cookie === undefined) headers.cookie = cookieHeader
+      const res = await (opts.app || app).inject({ ...opts, headers })
+      jar.store(res)
+      return res
+    },
+    store (res) {
+      for (const c of setCookies(res)) {
+        if (isCleared(c)) delete jar.cookies[c.name]
+        else jar.cookies[c.name] = c.value
+      }
+    },
+    get: (opts) => jar.request({ method: 'GET', ...(typeof opts === 'string' ? { url: opts } : opts) }),
+    post: (url, payload, extra = {}) => jar.request({ method: 'POST', url, payload, ...extra })
+  }
+  return jar
+}
+
+module.exports = {
+  buildApp,
+  createJar,
+  setCookies,
+  parseSetCookie,
+  isCleared,
+  USERS,
+  SESSION_SECRET,
+  REMEMBER_SECRET
+}
