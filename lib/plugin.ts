@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { createContext } from './context'
 import { createGuard } from './guards'
 import { createLoadHook } from './load'
@@ -39,7 +39,7 @@ async function fastifyLogin (fastify: FastifyInstance, options: FastifyLoginOpti
   fastify.addHook('onRequest', createLoadHook(context))
 }
 
-export const plugin = fp(fastifyLogin, {
+export const plugin: FastifyPluginAsync<FastifyLoginOptions> = fp(fastifyLogin, {
   fastify: '5.x',
   name: 'fastify-login',
   dependencies: ['@fastify/cookie', '@fastify/session']
