@@ -1,0 +1,270 @@
+'use strict'
+
+// A private redis-server for the tests: started as a child process on a free
+// port of 127.0.0.1, without persistence of its own, and stopped at the end.
+// The tests can pause it (SIGSTOP: the store is unreachable but keeps its
+// memory), kill it and start it again on the same port (with the data when it
+// was saved to its private RDB file first).
+
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const net = require('node:net')
+const os = require('node:os')
+const path = require('node:path')
+
+const REDIS_SERVER = process.env.REDIS_SERVER || 'redis-server'
+
+let available
+/** True when a redis-server binary can be run. */
+function hasRedisServer () {
+  if (available === undefined) {
+    const res = spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' })
+    available = !res.error && res.status === 0
+  }
+  return available
+}
+
+/**
+ * The `skip` option for node:test: a reason when redis-server is missing and we
+ * are not in CI, else false. Under CI a missing redis-server is a failure (see
+ * requireRedisServer), never a skip.
+ */
+function skipWithoutRedis () {
+  if (hasRedisServer() || process.env.CI) return false
+  return 'redis-server is missing (apt-get install redis-server); skipped outside CI'
+}
+
+/** Throws a clear error when redis-server is not installed (used under CI). */
+function requireRedisServer () {
+  if (!hasRedisServer()) {
+    throw new Error(`redis-server is missing: "${REDIS_SERVER}" could not be run. CI must install it (apt-get install redis-server)`)
+  }
+}
+
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** Resolves when the server on `port` answers PING with PONG, within `timeout` ms. */
+async function waitForPong (port, timeout = 10000) {
+  const deadline = Date.now() + timeout
+  let lastError
+  while (Date.now() < deadline) {
+    try {
+      const reply = await sendRaw(port, 'PING\r\n', 1000)
+      if (reply.startsWith('+PONG')) return
+      // -LOADING while it reads its RDB file: try again.
+      lastError = new Error(`unexpected reply ${JSON.stringify(reply)}`)
+    } catch (err) {
+      lastError = err
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`redis-server on port ${port} did not answer PING within ${timeout} ms: ${lastError && lastError.message}`)
+}
+
+/** Sends raw RESP text and resolves with the first reply chunk. */
+function sendRaw (port, text, timeout = 2000) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host: '127.0.0.1' })
+    let data = ''
+    const timer = setTimeout(() => {
+      sock.destroy()
+      reject(new Error(`no reply from redis on port ${port} within ${timeout} ms`))
+    }, timeout)
+    sock.setEncoding('utf8')
+    sock.on('connect', () => sock.write(text))
+    sock.on('data', (chunk) => {
+      data += chunk
+      if (data.includes('\r\n')) {
+        clearTimeout(timer)
+        sock.end()
+        resolve(data)
+      }
+    })
+    sock.on('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+  })
+}
+
+const running = new Set()
+process.on('exit', () => {
+  // Never leave a redis-server behind, even when a test crashed.
+  for (const proc of running) {
+    try { proc.kill('SIGKILL') } catch {}
+  }
+})
+
+/**
+ * Starts a private redis-server. Returns a handle:
+ *   port, url, dir, pid
+ *   pause() / resume()  SIGSTOP / SIGCONT: unreachable, memory kept
+ *   save()              SAVE to the private RDB file
+ *   kill()              SIGKILL and wait for the exit
+ *   start()             start again on the same port (loads the RDB file if any)
+ *   stop()              resume if paused, then SIGTERM (SIGKILL after 5 s); removes the dir
+ *   output()            what the server printed (for failure messages)
+ */
+async function startRedis ({ port } = {}) {
+  requireRedisServer()
+  port = port || await freePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastify-login-redis-'))
+  let proc = null
+  let paused = false
+  let log = ''
+
+  async function start () {
+    if (proc) throw new Error('redis-server is already running')
+    const child = spawn(REDIS_SERVER, [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--save', '',
+      '--appendonly', 'no',
+      '--dir', dir,
+      '--dbfilename', 'dump.rdb',
+      '--daemonize', 'no',
+      '--loglevel', 'warning'
+    ], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
+    child.stdout.on('data', (s) => { log += s })
+    child.stderr.on('data', (s) => { log += s })
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      running.delete(child)
+      if (proc === child) proc = null
+      resolve({ code, signal })
+    }))
+    child.exited = exited
+    const spawnError = new Promise((resolve, reject) => child.once('error', reject))
+    spawnError.catch(() => {})
+    proc = child
+    running.add(child)
+    paused = false
+    await Promise.race([
+      waitForPong(port),
+      spawnError,
+      exited.then(({ code, signal }) => {
+        throw new Error(`redis-server exited at start-up (code ${code}, signal ${signal}):\n${log}`)
+      })
+    ])
+  }
+
+  async function kill () {
+    if (!proc) return
+    const child = proc
+    child.kill('SIGKILL')
+    await child.exited
+  }
+
+  async function stop () {
+    if (proc) {
+      const child = proc
+      if (paused) child.kill('SIGCONT')
+      paused = false
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await child.exited
+      clearTimeout(timer)
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+
+  function pause () {
+    if (!proc) throw new Error('redis-server is not running')
+    proc.kill('SIGSTOP')
+    paused = true
+  }
+
+  function resume () {
+    if (!proc) throw new Error('redis-server is not running')
+    proc.kill('SIGCONT')
+    paused = false
+  }
+
+  async function save () {
+    const reply = await sendRaw(port, 'SAVE\r\n', 5000)
+    if (!reply.startsWith('+OK')) throw new Error(`SAVE failed: ${reply}`)
+  }
+
+  await start()
+
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    get pid () { return proc ? proc.pid : null },
+    get running () { return proc !== null },
+    start,
+    stop,
+    kill,
+    pause,
+    resume,
+    save,
+    output: () => log
+  }
+}
+
+/**
+ * A connect-redis 8 store on its own `redis` v5 client, configured to fail fast
+ * while Redis is unreachable instead of queueing commands forever:
+ *   disableOfflineQueue       commands fail at once (ClientOfflineError) while the client reconnects
+ *   socket.connectTimeout     a connection attempt gives up after 1 s
+ *   socket.reconnectStrategy  retry every 100 ms, so a restarted server is found quickly
+ *   socket.socketTimeout      a connection that receives nothing for 1.5 s is closed: the
+ *                             commands waiting on a hung server (paused, or a dead link that
+ *                             sends no RST) fail with SocketTimeoutError and the client reconnects
+ *   pingInterval              a PING every 0.5 s keeps a healthy idle connection under that timeout
+ *   commandOptions.timeout    a command that cannot even be written within 0.5 s fails (in redis
+ *                             v5 this timeout stops once the command is written, hence socketTimeout)
+ * connect-redis implements the callback-style get/set/destroy that
+ * @fastify/session calls, so it is used as the session store as it is.
+ * Client errors (reconnect failures) go to `onError`; without a listener the
+ * client would crash the process.
+ */
+async function createRedisStore (url, { prefix = 'sess:', commandTimeout = 500, onError = () => {} } = {}) {
+  const { createClient } = require('redis')
+  const { RedisStore } = require('connect-redis')
+  const client = createClient({
+    url,
+    disableOfflineQueue: true,
+    pingInterval: 500,
+    commandOptions: { timeout: commandTimeout },
+    socket: {
+      connectTimeout: 1000,
+      socketTimeout: 1500,
+      reconnectStrategy: () => 100
+    }
+  })
+  client.on('error', onError)
+  await client.connect()
+  const store = new RedisStore({ client, prefix })
+  return {
+    client,
+    store,
+    prefix,
+    async close () {
+      if (client.isOpen) client.destroy()
+    }
+  }
+}
+
+module.exports = {
+  createRedisStore,
+  hasRedisServer,
+  skipWithoutRedis,
+  requireRedisServer,
+  startRedis,
+  freePort,
+  waitForPong,
+  sendRaw
+}
