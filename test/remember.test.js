@@ -1,0 +1,703 @@
+'use strict'
+
+// Remember-me: the cookie's attributes, the restore after a browser restart, and
+// every line of SECURITY.md "Remember-me cookie". Real @fastify/session memory
+// store, real @fastify/cookie; the only thing recorded is what the loader is asked
+// and what fastify.loginManager reports.
+
+const { describe, test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { buildApp, createJar, setCookies, isCleared, USERS, REMEMBER_SECRET } = require('./helper')
+
+const REMEMBER = 'remember_token'
+const SESSION = 'sessionId'
+const DAY = 24 * 60 * 60 * 1000
+const THIRTY_DAYS_S = 30 * 24 * 60 * 60
+const OTHER_SECRET = 'another-remember-secret-that-is-long-enough-9876543210'
+const OLD_SECRET = 'an-old-remember-secret-that-is-long-enough-0000000000'
+const NEW_SECRET = 'a-new-remember-secret-that-is-long-enough-1111111111'
+const HTTPS = { 'x-forwarded-proto': 'https' }
+
+const apps = []
+after(() => Promise.all(apps.map((app) => app.close())))
+
+/** A private copy of the helper's users, so tests can deactivate, delete or re-version them. */
+function cloneUsers (extra = {}) {
+  return new Map([...USERS].map(([id, user]) => [id, { ...user, ...extra }]))
+}
+
+/**
+ * An app with remember-me on, a loader that records every id it is asked for, and the
+ * loginManager's remember events counted.
+ */
+async function createApp ({ remember = {}, login = {}, users = cloneUsers(), routes, fastify } = {}) {
+  const calls = []
+  const events = { rejected: [], restored: [], protected: [] }
+  const app = await buildApp({
+    users,
+    fastify,
+    routes,
+    login: {
+      loadUser: async (id) => {
+        calls.push(id)
+        return users.get(id) ?? null
+      },
+      remember: { secret: REMEMBER_SECRET, ...remember },
+      ...login
+    }
+  })
+  apps.push(app)
+  app.loginManager.on('rememberRejected', (request, reason) => events.rejected.push(reason))
+  app.loginManager.on('loadedFromRemember', (request, user) => events.restored.push(user))
+  app.loginManager.on('sessionProtected', (request, mode) => events.protected.push(mode))
+  return { app, calls, events, users }
+}
+
+/** The one Set-Cookie for `name` in the response, or undefined. */
+function cookieOf (res, name = REMEMBER) {
+  const found = setCookies(res).filter((c) => c.name === name)
+  assert.ok(found.length <= 1, `at most one Set-Cookie for ${name}, got ${found.map((c) => c.raw).join(' | ')}`)
+  return found[0]
+}
+
+/** Logs `id` in with remember-me; returns the jar and the remember cookie as set. */
+async function loginRemembered (app, id = 1, extra = {}, headers = {}) {
+  const jar = createJar(app)
+  const res = await jar.post('/login', { id, remember: true, ...extra }, { headers })
+  assert.equal(res.statusCode, 200, res.body)
+  assert.deepEqual(res.json(), { ok: true })
+  const cookie = cookieOf(res)
+  assert.ok(cookie && !isCleared(cookie), `login with remember sets ${REMEMBER}: ${res.headers['set-cookie']}`)
+  return { jar, cookie, value: cookie.value, res }
+}
+
+/** loginRemembered for an app with a custom cookie name. */
+async function loginRememberedAs (app, name) {
+  const res = await app.inject({ method: 'POST', url: '/login', payload: { id: 1, remember: true } })
+  const cookie = cookieOf(res, name)
+  assert.ok(cookie && !isCleared(cookie), res.headers['set-cookie'])
+  return { value: cookie.value, cookie }
+}
+
+/** A request that carries only the remember cookie: a browser restarted, its session cookie gone. */
+function withRemember (app, value, { url = '/me', name = REMEMBER, headers = {} } = {}) {
+  return app.inject({ method: 'GET', url, headers: { ...headers, cookie: `${name}=${value}` } })
+}
+
+function assertNoStore (res) {
+  assert.equal(res.headers['cache-control'], 'no-store', 'Cache-Control: no-store')
+  assert.match(String(res.headers.vary ?? ''), /(^|,)\s*cookie\s*(,|$)/i, `Vary names Cookie, got ${res.headers.vary}`)
+}
+
+/** Anonymous, the remember cookie expired with the given path and domain, never a 5xx. */
+function assertRejected (res, { name = REMEMBER, path = '/', domain } = {}) {
+  assert.ok(res.statusCode < 500, `never a 5xx, got ${res.statusCode} ${res.body}`)
+  assert.equal(res.statusCode, 200, res.body)
+  const body = res.json()
+  assert.equal(body.user, null, 'anonymous')
+  assert.equal(body.authenticatedBy, null)
+  const cleared = cookieOf(res, name)
+  assert.ok(cleared, `the response clears ${name}: set-cookie ${JSON.stringify(res.headers['set-cookie'])}`)
+  assert.ok(isCleared(cleared), `${name} is expired in the response: ${cleared.raw}`)
+  assert.equal(cleared.path, path, `cleared with Path=${path}: ${cleared.raw}`)
+  assert.equal(cleared.domain, domain, `cleared with Domain=${domain}: ${cleared.raw}`)
+  assertNoStore(res)
+}
+
+function assertLoader (calls, issued) {
+  for (const id of calls) {
+    assert.equal(typeof id, 'string', `loader called with a ${typeof id}: ${String(id)}`)
+    assert.ok(issued.includes(id), `loader called with ${JSON.stringify(id)}, not an id that was issued`)
+  }
+}
+
+const flip = (s, i) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1)
+const middle = (s) => Math.floor(s.length / 2)
+const encodeAll = (s) => [...Buffer.from(s, 'utf8')].map((b) => '%' + b.toString(16).toUpperCase().padStart(2, '0')).join('')
+
+describe('the remember cookie as set at login', () => {
+  test('defaults: remember_token, HttpOnly, SameSite=Lax, Path=/, Max-Age and Expires of 30 days, no Secure over http', async () => {
+    const { app } = await createApp()
+    const start = Date.now()
+    const { cookie, res } = await loginRemembered(app)
+    assert.equal(cookie.name, 'remember_token')
+    assert.equal(cookie.httponly, true, cookie.raw)
+    assert.equal(String(cookie.samesite).toLowerCase(), 'lax', cookie.raw)
+    assert.equal(cookie.path, '/', cookie.raw)
+    assert.equal(cookie.domain, undefined, cookie.raw)
+    assert.equal(cookie.secure, undefined, `no Secure over plain http: ${cookie.raw}`)
+    assert.ok(Math.abs(Number(cookie['max-age']) - THIRTY_DAYS_S) <= 1, `Max-Age ~ 30 days: ${cookie.raw}`)
+    const expires = new Date(cookie.expires).getTime()
+    assert.ok(expires >= start + 30 * DAY - 2000 && expires <= Date.now() + 30 * DAY + 1000, `Expires ~ now + 30 days: ${cookie.raw}`)
+    assertNoStore(res)
+  })
+
+  test('Secure is set when the request is https (trustProxy, X-Forwarded-Proto: https)', async () => {
+    const { app } = await createApp({ fastify: { trustProxy: true } })
+    const { cookie } = await loginRemembered(app, 1, {}, HTTPS)
+    assert.equal(cookie.secure, true, `Secure over https: ${cookie.raw}`)
+    assert.equal(cookie.httponly, true)
+  })
+
+  test('loginUser maxAge overrides remember.maxAge for this login', async () => {
+    const { app } = await createApp()
+    const start = Date.now()
+    const { cookie } = await loginRemembered(app, 1, { maxAge: 60 * 60 * 1000 })
+    assert.ok(Math.abs(Number(cookie['max-age']) - 3600) <= 1, `Max-Age ~ 1 hour: ${cookie.raw}`)
+    const expires = new Date(cookie.expires).getTime()
+    assert.ok(expires >= start + 3600000 - 2000 && expires <= Date.now() + 3600000 + 1000, `Expires ~ now + 1 hour: ${cookie.raw}`)
+  })
+
+  test('remember.maxAge sets the default lifetime', async () => {
+    const { app } = await createApp({ remember: { maxAge: 7 * DAY } })
+    const { cookie } = await loginRemembered(app)
+    assert.ok(Math.abs(Number(cookie['max-age']) - 7 * 24 * 3600) <= 1, `Max-Age ~ 7 days: ${cookie.raw}`)
+  })
+
+  test('custom cookieName, path, domain and sameSite show up on the cookie', async () => {
+    const { app } = await createApp({ remember: { cookieName: 'keep_me', path: '/app', domain: 'example.com', sameSite: 'strict' } })
+    const jar = createJar(app)
+    const res = await jar.post('/login', { id: 1, remember: true })
+    assert.equal(cookieOf(res, REMEMBER), undefined, 'no remember_token under a custom name')
+    const cookie = cookieOf(res, 'keep_me')
+    assert.ok(cookie && !isCleared(cookie), res.headers['set-cookie'])
+    assert.equal(cookie.path, '/app')
+    assert.equal(cookie.domain, 'example.com')
+    assert.equal(String(cookie.samesite).toLowerCase(), 'strict')
+    assert.equal(cookie.httponly, true)
+  })
+
+  test('the login response keeps the Set-Cookie headers the route set itself, and is no-store / Vary: Cookie', async () => {
+    const { app } = await createApp({
+      routes: async (app) => {
+        app.post('/login-with-extras', async (request, reply) => {
+          reply.header('set-cookie', 'raw_tracker=abc; Path=/')
+          reply.setCookie('theme', 'dark', { path: '/' })
+          await reply.loginUser(USERS.get('1'), { remember: true })
+          return { ok: true }
+        })
+      }
+    })
+    const res = await app.inject({ method: 'POST', url: '/login-with-extras' })
+    assert.equal(res.statusCode, 200)
+    const names = setCookies(res).map((c) => c.name).sort()
+    assert.deepEqual(names, ['raw_tracker', REMEMBER, SESSION, 'theme'].sort(), JSON.stringify(res.headers['set-cookie']))
+    assertNoStore(res)
+  })
+})
+
+describe('restore after a browser restart', () => {
+  test('session cookie gone: logged in by remember, not fresh, new session written, loadedFromRemember once', async () => {
+    const { app, events } = await createApp()
+    const { jar } = await loginRemembered(app)
+    const loginSession = jar.cookies[SESSION]
+    delete jar.cookies[SESSION]
+
+    const res = await jar.get('/me')
+    assert.equal(res.statusCode, 200)
+    assert.deepEqual(res.json(), { user: USERS.get('1'), authenticatedBy: 'remember', fresh: false })
+    assertNoStore(res)
+    const newSession = cookieOf(res, SESSION)
+    assert.ok(newSession && !isCleared(newSession), `a restore sets a session cookie: ${res.headers['set-cookie']}`)
+    assert.notEqual(newSession.value, loginSession)
+    assert.equal(events.restored.length, 1)
+
+    // The login is in the session now: without the remember cookie the browser stays logged in,
+    // and with it the cookie is not verified again.
+    delete jar.cookies[REMEMBER]
+    const next = await jar.get('/me')
+    assert.deepEqual(next.json(), { user: USERS.get('1'), authenticatedBy: 'session', fresh: false })
+    assert.equal(events.restored.length, 1, 'no second restore')
+    assert.equal(events.rejected.length, 0, 'nothing rejected')
+  })
+
+  test('after a restore the remember cookie is not checked again on every request', async () => {
+    const { app, events } = await createApp()
+    const { jar } = await loginRemembered(app)
+    delete jar.cookies[SESSION]
+    await jar.get('/me')
+    assert.ok(jar.cookies[REMEMBER] && jar.cookies[SESSION])
+    for (let i = 0; i < 3; i++) {
+      const res = await jar.get('/me')
+      assert.equal(res.json().authenticatedBy, 'session')
+      assert.equal(cookieOf(res), undefined, 'no remember cookie in the response')
+    }
+    assert.equal(events.restored.length, 1)
+    assert.equal(events.rejected.length, 0)
+  })
+
+  test('a restore changes the id of the anonymous session the browser already had; the old id is dead', async () => {
+    const { app } = await createApp()
+    const { value } = await loginRemembered(app)
+
+    const jar = createJar(app)
+    await jar.post('/session/cart', { value: 'apples' })
+    const anonymousSession = jar.cookies[SESSION]
+    assert.ok(anonymousSession, 'an anonymous session exists')
+    jar.cookies[REMEMBER] = value
+    const res = await jar.get('/me')
+    assert.equal(res.json().authenticatedBy, 'remember')
+    assert.ok(jar.cookies[SESSION] && jar.cookies[SESSION] !== anonymousSession, 'the session id changed')
+
+    const replay = await app.inject({ url: '/me', headers: { cookie: `${SESSION}=${anonymousSession}` } })
+    assert.equal(replay.json().user, null, 'the pre-restore session id is anonymous')
+    const replayCart = await app.inject({ url: '/session/cart', headers: { cookie: `${SESSION}=${anonymousSession}` } })
+    assert.equal(replayCart.json().value, null, 'the pre-restore session is gone from the store')
+  })
+
+  test("sessionProtection 'strong': the restored user is not thrown out on the next request (fingerprint stored at restore)", async () => {
+    const { app, events } = await createApp({ login: { sessionProtection: 'strong' } })
+    const { jar } = await loginRemembered(app, 1, {}, { 'user-agent': 'Browser/1.0' })
+    delete jar.cookies[SESSION]
+    // The browser was updated while closed: restore from another User-Agent than the login's.
+    const ua = { headers: { 'user-agent': 'Browser/2.0' } }
+    const restored = await jar.get({ url: '/me', ...ua })
+    assert.equal(restored.json().authenticatedBy, 'remember')
+    delete jar.cookies[REMEMBER]
+    const next = await jar.get({ url: '/me', ...ua })
+    assert.deepEqual(next.json(), { user: USERS.get('1'), authenticatedBy: 'session', fresh: false })
+    const again = await jar.get({ url: '/private', ...ua })
+    assert.equal(again.statusCode, 200)
+    assert.deepEqual(events.protected, [])
+  })
+
+  test('freshLoginRequired refuses a restored login; loginRequired accepts it', async () => {
+    const { app } = await createApp()
+    const { jar } = await loginRemembered(app)
+    delete jar.cookies[SESSION]
+    const fresh = await jar.get('/fresh')
+    assert.equal(fresh.statusCode, 401)
+    assert.equal(fresh.json().code, 'FST_LOGIN_FRESH_REQUIRED')
+    const priv = await jar.get('/private')
+    assert.equal(priv.statusCode, 200)
+    assert.equal(priv.json().user.id, 1)
+    const freshAgain = await jar.get('/fresh')
+    assert.equal(freshAgain.statusCode, 401, 'still stale on the session the restore wrote')
+  })
+
+  test('the restore response is no-store / Vary: Cookie and keeps the route\'s own Set-Cookie', async () => {
+    const { app } = await createApp({
+      routes: async (app) => {
+        app.get('/page', async (request, reply) => {
+          reply.setCookie('theme', 'dark', { path: '/' })
+          return { user: request.user }
+        })
+      }
+    })
+    const { value } = await loginRemembered(app)
+    const res = await withRemember(app, value, { url: '/page' })
+    assert.equal(res.json().user.id, 1)
+    assertNoStore(res)
+    const names = setCookies(res).map((c) => c.name)
+    assert.ok(names.includes('theme'), `route cookie kept: ${res.headers['set-cookie']}`)
+    assert.ok(names.includes(SESSION), `new session cookie: ${res.headers['set-cookie']}`)
+  })
+
+  test('a restore on a route that sets its own Cache-Control / Vary is still no-store and Vary: Cookie', async () => {
+    // The restore sets a new session cookie: a shared cache that keeps this response hands the login to others.
+    const { app } = await createApp({
+      routes: async (app) => {
+        app.get('/public', async (request, reply) => {
+          reply.header('cache-control', 'public, max-age=600')
+          reply.header('vary', 'Accept-Encoding')
+          return { user: request.user }
+        })
+      }
+    })
+    const { value } = await loginRemembered(app)
+    const res = await withRemember(app, value, { url: '/public' })
+    assert.equal(res.json().user.id, 1)
+    assert.ok(cookieOf(res, SESSION), 'the restore sets a session cookie')
+    assertNoStore(res)
+  })
+})
+
+describe('remember cookies that do not verify: anonymous, cleared, never a 5xx, the loader only sees issued string ids', () => {
+  let ctx
+  let valid
+  let validUser2
+  let wrongSecret
+  let withUrlChars
+  let withPlainChars
+
+  before(async () => {
+    ctx = await createApp()
+    valid = (await loginRemembered(ctx.app, 1)).value
+    validUser2 = (await loginRemembered(ctx.app, 2)).value
+    const other = await createApp({ remember: { secret: OTHER_SECRET } })
+    wrongSecret = (await loginRemembered(other.app, 1)).value
+    // Cookies whose sealed part has base64url-only characters and whose signature has
+    // base64-only characters, to re-encode them in the other alphabet.
+    for (let i = 0; i < 200 && (!withUrlChars || !withPlainChars); i++) {
+      const { value } = await loginRemembered(ctx.app, 1)
+      const [, sealed, signature] = value.split('.')
+      if (!withUrlChars && /[-_]/.test(sealed)) withUrlChars = value
+      if (!withPlainChars && /[+/]/.test(signature)) withPlainChars = value
+    }
+    assert.ok(withUrlChars && withPlainChars, 'found cookies to re-encode')
+    ctx.calls.length = 0
+  })
+
+  const parts = (v) => v.split('.')
+  const cases = [
+    // tampered
+    ['tampered: a character of the format part flipped', (v) => flip(v, 0)],
+    ['tampered: a character of the sealed part flipped', (v) => { const [f, s, g] = parts(v); return `${f}.${flip(s, middle(s))}.${g}` }],
+    ['tampered: a character of the signature flipped', (v) => { const [f, s, g] = parts(v); return `${f}.${s}.${flip(g, middle(g))}` }],
+    ['tampered: the last character of the signature flipped', (v) => flip(v, v.length - 1)],
+    ['tampered: the last character of the sealed part flipped', (v) => { const [f, s, g] = parts(v); return `${f}.${flip(s, s.length - 1)}.${g}` }],
+    ['tampered: the sealed part of user 2\'s cookie under user 1\'s signature', (v) => { const [f, , g] = parts(v); return `${f}.${parts(validUser2)[1]}.${g}` }],
+    // truncated
+    ['truncated: the last character dropped', (v) => v.slice(0, -1)],
+    ['truncated: the signature dropped', (v) => v.slice(0, v.lastIndexOf('.'))],
+    ['truncated: the signature dropped, the dot kept', (v) => v.slice(0, v.lastIndexOf('.') + 1)],
+    ['truncated: half the cookie', (v) => v.slice(0, middle(v))],
+    ['truncated: the sealed part shortened', (v) => { const [f, s, g] = parts(v); return `${f}.${s.slice(0, 20)}.${g}` }],
+    // extended
+    ['extended: a character appended', (v) => v + 'A'],
+    ['extended: base64 padding appended to the signature', (v) => v + '='],
+    ['extended: the signature segment repeated', (v) => v + '.' + parts(v)[2]],
+    ['extended: an extra segment in the middle', (v) => { const [f, s, g] = parts(v); return `${f}.${s}.AAAA.${g}` }],
+    ['extended: the format prefix repeated', (v) => '1.' + v],
+    ['extended: padding added to the sealed part', (v) => { const [f, s, g] = parts(v); return `${f}.${s}==.${g}` }],
+    // re-encoded
+    ['re-encoded: percent-encoded twice (the cookie parser undoes only one)', (v) => encodeAll(v).replace(/%/g, '%25')],
+    ['re-encoded: the dots percent-encoded twice', (v) => v.replace(/\./g, '%252E')],
+    ['re-encoded: the sealed part in standard base64 instead of base64url', () => { const [f, s, g] = parts(withUrlChars); return `${f}.${s.replace(/-/g, '+').replace(/_/g, '/')}.${g}` }],
+    ['re-encoded: the signature in base64url instead of base64', () => { const [f, s, g] = parts(withPlainChars); return `${f}.${s}.${g.replace(/\+/g, '-').replace(/\//g, '_')}` }],
+    ['re-encoded: the whole cookie base64-encoded', (v) => Buffer.from(v).toString('base64url')],
+    ['re-encoded: the whole cookie percent-encoded twice, separators included', (v) => encodeURIComponent(encodeURIComponent(v + ';'))],
+    // empty
+    ['empty value', () => ''],
+    ['only blanks (trimmed to empty by the parser)', () => '   '],
+    // oversized
+    ['oversized: 5 KB of base64', () => 'A'.repeat(5 * 1024)],
+    ['oversized: a valid prefix padded to 5 KB', (v) => { const [f, s, g] = parts(v); return `${f}.${s}${'A'.repeat(5 * 1024)}.${g}` }],
+    ['oversized: a 5 KB segment after a valid cookie', (v) => `${v}.${'B'.repeat(5 * 1024)}`],
+    // non-ASCII
+    ['non-ASCII: raw é inside the sealed part', (v) => { const [f, s, g] = parts(v); return `${f}.${s.slice(0, 10)}é${s.slice(11)}.${g}` }],
+    ['non-ASCII: percent-encoded UTF-8 é inside the sealed part', (v) => { const [f, s, g] = parts(v); return `${f}.${s}%C3%A9.${g}` }],
+    ['non-ASCII: a snowman appended', (v) => v + '\u2603'],
+    ['non-ASCII: a fullwidth digit one as the format', (v) => '\uFF11' + v.slice(1)],
+    ['non-ASCII: invalid percent-encoded UTF-8', (v) => v + '%C3%28%FF'],
+    // control characters
+    ['control character: NUL (percent-encoded) appended', (v) => v + '%00'],
+    ['control character: raw \\x01 inside the signature', (v) => { const [f, s, g] = parts(v); return `${f}.${s}.${g.slice(0, 5)}\u0001${g.slice(5)}` }],
+    ['control character: CR LF (percent-encoded) inside', (v) => { const [f, s, g] = parts(v); return `${f}.${s}%0D%0A.${g}` }],
+    ['control character: a tab inside', (v) => { const [f, s, g] = parts(v); return `${f}.${s}\t.${g}` }],
+    ['control character: DEL appended', (v) => v + '%7F'],
+    // wrong secret
+    ['wrong secret: a well-formed cookie for user 1 from an app with another secret', () => wrongSecret],
+    // wrong format
+    ['wrong format: version 2 prefix', (v) => '2' + v.slice(1)],
+    ['wrong format: version 0 prefix', (v) => '0' + v.slice(1)],
+    ['wrong format: no version prefix', (v) => v.slice(2)],
+    ['wrong format: only the prefix', () => '1.'],
+    ['wrong format: empty parts', () => '1..'],
+    ['wrong format: a lone dot', () => '.'],
+    ['wrong format: only the version', () => '1'],
+    ['wrong format: the sealed part missing', (v) => `1..${parts(v)[2]}`],
+    ['wrong format: Flask-Login style 1|abc', () => '1|abc'],
+    ['wrong format: Flask-Login style id|sha512 digest', () => '1|' + 'ab'.repeat(64)],
+    ['wrong format: a bare user id', () => '1'],
+    ['wrong format: an unsigned JWT', () => 'eyJhbGciOiJub25lIn0.eyJpZCI6MX0.'],
+    ['wrong format: an @fastify/cookie signed value of the id', () => '1.' + 'A'.repeat(43)],
+    // JSON-poisoned
+    ['JSON-poisoned: {"__proto__":{"admin":true}}', () => '{"__proto__":{"admin":true}}'],
+    ['JSON-poisoned: percent-encoded {"__proto__":{"admin":true}}', () => encodeURIComponent('{"__proto__":{"admin":true}}')],
+    ['JSON-poisoned: __proto__', () => '__proto__'],
+    ['JSON-poisoned: constructor', () => 'constructor'],
+    ['JSON-poisoned: __proto__ as the sealed part', (v) => `1.__proto__.${parts(v)[2]}`],
+    ['JSON-poisoned: express-style j:{"id":1}', () => 'j:{"id":1}'],
+    ['JSON-poisoned: {"id":"1","constructor":{"prototype":{"admin":true}}}', () => '{"id":"1","constructor":{"prototype":{"admin":true}}}'],
+    ['JSON-poisoned: an array [1]', () => '[1]']
+  ]
+
+  for (const [name, make] of cases) {
+    test(name, async () => {
+      const value = make(valid)
+      assert.notEqual(value, valid)
+      const rejectedBefore = ctx.events.rejected.length
+      const callsBefore = ctx.calls.length
+      const res = await withRemember(ctx.app, value)
+      assertRejected(res)
+      assert.equal(ctx.events.rejected.length, rejectedBefore + 1, 'rememberRejected emitted once')
+      assert.equal(ctx.events.restored.length, 0, 'never restored')
+      assertLoader(ctx.calls.slice(callsBefore), ['1', '2'])
+    })
+  }
+
+  test('JSON-poisoned cookie names (__proto__, constructor) next to a bad remember cookie', async () => {
+    const res = await ctx.app.inject({
+      url: '/me',
+      headers: { cookie: '__proto__={"admin":true}; constructor=x; remember_token=__proto__; prototype=1' }
+    })
+    assertRejected(res)
+    assert.equal({}.admin, undefined, 'Object.prototype untouched')
+  })
+
+  test('the unmodified cookies still work (the cases above are rejected for what they changed)', async () => {
+    const one = await withRemember(ctx.app, valid)
+    assert.equal(one.json().user.id, 1)
+    const two = await withRemember(ctx.app, validUser2)
+    assert.equal(two.json().user.id, 2)
+    for (const v of [withUrlChars, withPlainChars]) {
+      assert.equal((await withRemember(ctx.app, v)).json().user.id, 1)
+    }
+    assertLoader(ctx.calls, ['1', '2'])
+  })
+
+  test('cleared with the custom path and domain the cookie is set with', async () => {
+    const { app, events } = await createApp({
+      remember: { cookieName: 'keep_me', path: '/app', domain: 'example.com' },
+      routes: async (app) => {
+        app.get('/app/me', async (request) => ({ user: request.user, authenticatedBy: request.authenticatedBy }))
+      }
+    })
+    const { value } = await loginRememberedAs(app, 'keep_me')
+    for (const bad of [flip(value, middle(value)), value.slice(0, -3), '', '2' + value.slice(1), '{"__proto__":{"admin":true}}', 'x'.repeat(5000)]) {
+      const res = await withRemember(app, bad, { url: '/app/me', name: 'keep_me' })
+      assertRejected(res, { name: 'keep_me', path: '/app', domain: 'example.com' })
+    }
+    assert.equal(events.rejected.length, 6)
+  })
+})
+
+describe('expiry, revocation, rotation', () => {
+  test('the expiry is enforced by the server: a cookie replayed after maxAge is anonymous and cleared', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
+    const { app, events, calls } = await createApp()
+    const res = await app.inject({ method: 'POST', url: '/login', payload: { id: 1, remember: true, maxAge: 1000 } })
+    const value = cookieOf(res).value
+
+    const early = await withRemember(app, value)
+    assert.equal(early.json().authenticatedBy, 'remember', 'valid before it expires')
+
+    t.mock.timers.tick(2100) // whole-second granularity: past the expiry whatever the rounding
+    const callsBefore = calls.length
+    const late = await withRemember(app, value)
+    assertRejected(late)
+    assert.deepEqual(events.rejected, ['expired'])
+    assert.equal(calls.length, callsBefore, 'the loader is not asked for an expired cookie')
+  })
+
+  test('an authVersion change (password change) rejects old remember cookies and old sessions', async () => {
+    const users = cloneUsers({ version: 1 })
+    const { app, events } = await createApp({ users, login: { authVersion: (user) => user.version } })
+    const { jar, value } = await loginRemembered(app)
+
+    const before = await withRemember(app, value)
+    assert.equal(before.json().authenticatedBy, 'remember', 'valid under the current version')
+
+    users.get('1').version = 2
+    const cookieOnly = await withRemember(app, value)
+    assertRejected(cookieOnly)
+    assert.equal(events.rejected.at(-1), 'version')
+
+    const sessionOnly = await app.inject({ url: '/me', headers: { cookie: `${SESSION}=${jar.cookies[SESSION]}` } })
+    assert.equal(sessionOnly.json().user, null, 'the old session is rejected')
+
+    const both = await jar.get('/me')
+    assertRejected(both)
+  })
+
+  test('secret rotation: a cookie from an older secret in the list works and is re-issued under the first secret', async () => {
+    const { app: oldApp } = await createApp({ remember: { secret: OLD_SECRET } })
+    const { value, cookie } = await loginRemembered(oldApp)
+    const originalExpiry = new Date(cookie.expires).getTime()
+
+    const { app: rotating, events } = await createApp({ remember: { secret: [NEW_SECRET, OLD_SECRET] } })
+    const res = await withRemember(rotating, value)
+    assert.equal(res.json().user.id, 1)
+    assert.equal(res.json().authenticatedBy, 'remember')
+    const reissued = cookieOf(res)
+    assert.ok(reissued && !isCleared(reissued), `re-issued: ${res.headers['set-cookie']}`)
+    assert.notEqual(reissued.value, value)
+    assert.ok(new Date(reissued.expires).getTime() <= originalExpiry + 1000, 'the re-issue does not extend the lifetime')
+    assert.deepEqual(events.rejected, [])
+    assertNoStore(res)
+
+    const { app: newOnly, events: newEvents } = await createApp({ remember: { secret: NEW_SECRET } })
+    const accepted = await withRemember(newOnly, reissued.value)
+    assert.equal(accepted.json().authenticatedBy, 'remember', 'the re-issued cookie verifies under the new secret alone')
+    assert.equal(accepted.json().user.id, 1)
+    assert.deepEqual(newEvents.rejected, [])
+  })
+
+  test('secret rotation: once the old secret is removed from the list, its cookie is rejected and cleared', async () => {
+    const { app: oldApp } = await createApp({ remember: { secret: OLD_SECRET } })
+    const { value } = await loginRemembered(oldApp)
+    const { app: newOnly, events, calls } = await createApp({ remember: { secret: [NEW_SECRET, OTHER_SECRET] } })
+    const res = await withRemember(newOnly, value)
+    assertRejected(res)
+    assert.equal(events.rejected.length, 1)
+    assert.deepEqual(calls, [])
+  })
+})
+
+describe('which login wins, and what leaves the cookie alone', () => {
+  test('a session login for user B wins over a remember cookie for user A', async () => {
+    const { app, events, calls } = await createApp()
+    const { value: rememberA } = await loginRemembered(app, 1)
+    const jar = createJar(app)
+    await jar.post('/login', { id: 2 })
+    jar.cookies[REMEMBER] = rememberA
+    calls.length = 0
+    const res = await jar.get('/me')
+    assert.deepEqual(res.json(), { user: USERS.get('2'), authenticatedBy: 'session', fresh: true })
+    assert.deepEqual(calls, ['2'], 'user A is never loaded')
+    assert.equal(events.restored.length, 0)
+  })
+
+  test('an invalid remember cookie does not block loadUserFromRequest (bearer token)', async () => {
+    const { app, events } = await createApp({
+      login: { loadUserFromRequest: async (request) => request.headers.authorization === 'Bearer token-2' ? USERS.get('2') : null }
+    })
+    const { value } = await loginRemembered(app)
+    for (const bad of [flip(value, middle(value)), 'garbage', '']) {
+      const res = await withRemember(app, bad, { headers: { authorization: 'Bearer token-2' } })
+      assert.equal(res.statusCode, 200)
+      assert.deepEqual(res.json(), { user: USERS.get('2'), authenticatedBy: 'request', fresh: false })
+      const cleared = cookieOf(res)
+      assert.ok(cleared && isCleared(cleared), 'the bad remember cookie is still cleared')
+    }
+    assert.equal(events.rejected.length, 3)
+  })
+
+  test('a login without remember never gets a remember cookie, refresh: true included', async () => {
+    const { app } = await createApp({ remember: { refresh: true } })
+    const jar = createJar(app)
+    for (const payload of [{ id: 1 }, { id: 1, remember: false }]) {
+      const res = await jar.post('/login', payload)
+      assert.equal(cookieOf(res), undefined, `no remember cookie: ${res.headers['set-cookie']}`)
+      for (let i = 0; i < 2; i++) {
+        const me = await jar.get('/me')
+        assert.equal(me.json().authenticatedBy, 'session')
+        assert.equal(cookieOf(me), undefined, 'refresh never creates a remember cookie')
+      }
+    }
+    delete jar.cookies[SESSION]
+    assert.equal((await jar.get('/me')).json().user, null)
+  })
+
+  test('a login without remember clears an existing remember cookie', async () => {
+    const { app } = await createApp()
+    const { jar } = await loginRemembered(app, 1)
+    const res = await jar.post('/login', { id: 2 })
+    const cleared = cookieOf(res)
+    assert.ok(cleared && isCleared(cleared), `cleared: ${res.headers['set-cookie']}`)
+    assert.equal(cleared.path, '/')
+    assertNoStore(res)
+    delete jar.cookies[SESSION]
+    assert.equal(jar.cookies[REMEMBER], undefined)
+    assert.equal((await jar.get('/me')).json().user, null)
+  })
+
+  test('refresh: true extends an existing remember cookie on each authenticated response', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
+    const { app } = await createApp({ remember: { refresh: true } })
+    const { jar, cookie } = await loginRemembered(app)
+    let previous = new Date(cookie.expires).getTime()
+    for (let i = 0; i < 3; i++) {
+      t.mock.timers.tick(10_000)
+      const res = await jar.get('/me')
+      assert.equal(res.json().authenticatedBy, 'session')
+      const refreshed = cookieOf(res)
+      assert.ok(refreshed && !isCleared(refreshed), `refreshed on response ${i}: ${res.headers['set-cookie']}`)
+      const expires = new Date(refreshed.expires).getTime()
+      assert.ok(expires >= previous + 9000, `Expires moved forward: ${new Date(previous).toUTCString()} -> ${refreshed.expires}`)
+      assertNoStore(res)
+      previous = expires
+    }
+  })
+
+  test('refresh: true keeps the lifetime a login chose with maxAge instead of stretching it to remember.maxAge', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
+    const { app } = await createApp({ remember: { refresh: true } })
+    const { jar } = await loginRemembered(app, 1, { maxAge: 60 * 60 * 1000 })
+    t.mock.timers.tick(10_000)
+    const res = await jar.get('/me')
+    const refreshed = cookieOf(res)
+    assert.ok(refreshed, 'refreshed')
+    assert.ok(Number(refreshed['max-age']) <= 3600,
+      `a 1-hour remember-me login stays a 1-hour login when refreshed, got ${refreshed.raw}`)
+  })
+})
+
+describe('logout, inactive and deleted users', () => {
+  test('logoutUser clears the cookie with the Path, Domain, Secure and SameSite it was set with', async () => {
+    const { app } = await createApp({
+      fastify: { trustProxy: true },
+      remember: { path: '/app', domain: 'example.com', sameSite: 'strict' }
+    })
+    const { jar, cookie } = await loginRemembered(app, 1, {}, HTTPS)
+    assert.equal(cookie.secure, true)
+    // A browser does not send a Path=/app cookie to /logout: the session knows it was set.
+    const res = await app.inject({ method: 'POST', url: '/logout', headers: { ...HTTPS, cookie: `${SESSION}=${jar.cookies[SESSION]}` } })
+    assert.equal(res.statusCode, 200)
+    const cleared = cookieOf(res)
+    assert.ok(cleared && isCleared(cleared), `cleared at logout: ${res.headers['set-cookie']}`)
+    assert.equal(cleared.path, '/app')
+    assert.equal(cleared.domain, 'example.com')
+    assert.equal(cleared.secure, true)
+    assert.equal(String(cleared.samesite).toLowerCase(), 'strict')
+    assert.equal(cleared.httponly, true)
+    assertNoStore(res)
+  })
+
+  test('logout with the cookie sent clears it too (default attributes)', async () => {
+    const { app } = await createApp()
+    const { jar } = await loginRemembered(app)
+    const res = await jar.post('/logout')
+    const cleared = cookieOf(res)
+    assert.ok(cleared && isCleared(cleared), `cleared: ${res.headers['set-cookie']}`)
+    assert.equal(cleared.path, '/')
+    assert.equal(jar.cookies[REMEMBER], undefined)
+    assert.equal((await jar.get('/me')).json().user, null)
+  })
+
+  test('the cookie is stateless: a copy kept past logout works until it expires or authVersion changes; an authVersion bump rejects it', async () => {
+    const users = cloneUsers({ version: 'v1' })
+    const { app, events } = await createApp({ users, login: { authVersion: (user) => user.version } })
+    const { jar, value } = await loginRemembered(app)
+    await jar.post('/logout')
+    assert.equal(jar.cookies[REMEMBER], undefined, 'the browser dropped it')
+    // "Log out everywhere": bump the version. The copied cookie is now worthless.
+    users.get('1').version = 'v2'
+    const res = await withRemember(app, value)
+    assertRejected(res)
+    assert.deepEqual(events.rejected, ['version'])
+  })
+
+  test('a user deactivated since the login (isActive false) is not restored', async () => {
+    const { app, users, events } = await createApp()
+    const { value } = await loginRemembered(app)
+    users.get('1').isActive = false
+    const res = await withRemember(app, value)
+    assertRejected(res)
+    assert.deepEqual(events.rejected, ['inactive'])
+    assert.equal(events.restored.length, 0)
+  })
+
+  test('a user forced in while inactive is not restored from the cookie', async () => {
+    const users = cloneUsers()
+    users.set('3', { id: 3, username: 'disabled', isActive: false })
+    const { app, events } = await createApp({ users })
+    const { value } = await loginRemembered(app, 3, { force: true })
+    const res = await withRemember(app, value)
+    assertRejected(res)
+    assert.deepEqual(events.rejected, ['inactive'])
+  })
+
+  test('a deleted user (loader returns null) is anonymous and the cookie is cleared', async () => {
+    const { app, users, events, calls } = await createApp()
+    const { jar, value } = await loginRemembered(app)
+    users.delete('1')
+    const res = await withRemember(app, value)
+    assertRejected(res)
+    assert.deepEqual(events.rejected, ['unknown-user'])
+    const both = await jar.get('/me')
+    assertRejected(both)
+    assertLoader(calls, ['1'])
+  })
+})
