@@ -70,10 +70,13 @@ function startServer (config) {
       child.kill('SIGKILL')
       reject(new Error(`server "${config}" did not report a port within 30 s`))
     }, 30000)
+    const cpuWaiters = []
     child.on('message', (msg) => {
       if (msg && msg.type === 'listening') {
         clearTimeout(timer)
-        resolve({ config, child, port: msg.port, base: `http://${HOST}:${msg.port}` })
+        resolve({ config, child, cpuWaiters, port: msg.port, base: `http://${HOST}:${msg.port}` })
+      } else if (msg && msg.type === 'cpu' && cpuWaiters.length) {
+        cpuWaiters.shift()(msg.micros)
       }
     })
     child.on('exit', (code, signal) => {
@@ -81,6 +84,13 @@ function startServer (config) {
       clearTimeout(timer)
       reject(new Error(`server "${config}" exited early (code ${code}, signal ${signal})`))
     })
+  })
+}
+
+function serverCpu (server) {
+  return new Promise((resolve) => {
+    server.cpuWaiters.push(resolve)
+    server.child.send('cpu')
   })
 }
 
@@ -203,12 +213,18 @@ async function main () {
     if (!CONFIGS.includes(c)) throw new Error(`BENCH_CONFIGS: unknown config "${c}"`)
   }
   const started = Date.now()
+  const loadBefore = os.loadavg()
+  if (loadBefore[0] > os.cpus().length * 0.5) {
+    console.warn(`WARNING: load average ${loadBefore[0].toFixed(2)} on ${os.cpus().length} CPUs before the run; ` +
+      'other work on this machine will make the numbers noisy (the CPU/req column suffers least)')
+  }
   console.log(`fastify-login bench: configs ${ONLY.join(', ')}; ${ROUNDS} rounds x ${DURATION} s, ` +
     `${CONNECTIONS} connections, pipelining ${PIPELINING}, warm-up ${WARMUP} s, ` +
     `@fastify/session rolling: ${ROLLING}, saveUninitialized: false, memory store`)
 
   const servers = []
   for (const config of ONLY) servers.push(await startServer(config))
+  const byConfig = new Map(servers.map((s) => [s.config, s]))
 
   const plan = new Map()
   for (const server of servers) {
@@ -231,12 +247,15 @@ async function main () {
     const line = []
     for (const config of order) {
       const p = plan.get(config)
+      const cpuBefore = await serverCpu(byConfig.get(config))
       const result = await cannon(p.url, p.headers, DURATION)
+      const cpuAfter = await serverCpu(byConfig.get(config))
       checkResult(config, result, `round ${r + 1}`)
       const rps = result.requests.total / result.duration
       p.rounds.push({
         round: r + 1,
         reqPerSec: round(rps, 1),
+        cpuMicrosPerReq: round((cpuAfter - cpuBefore) / result.requests.total, 2),
         p99: result.latency.p99,
         latencyAvg: round(result.latency.average, 3),
         requests: result.requests.total
@@ -255,6 +274,7 @@ async function main () {
     summary[config] = {
       reqPerSec: round(median(rps), 1),
       p99: median(p.rounds.map((x) => x.p99)),
+      cpuMicrosPerReq: round(median(p.rounds.map((x) => x.cpuMicrosPerReq)), 2),
       minReqPerSec: Math.min(...rps),
       maxReqPerSec: Math.max(...rps),
       responseSetsCookie: p.setsCookie,
@@ -268,21 +288,32 @@ async function main () {
     const value = summary[t.num].reqPerSec / summary[t.den].reqPerSec
     // Same-round pairs: a second view that cancels slow drift of the machine.
     const paired = median(summary[t.num].rounds.map((x, i) => x.reqPerSec / summary[t.den].rounds[i].reqPerSec))
+    // The same ratio from server CPU time per request (den's cost / num's cost):
+    // what the throughput ratio would be if each server had a core to itself.
+    const cpu = summary[t.den].cpuMicrosPerReq / summary[t.num].cpuMicrosPerReq
     const pass = t.op === '>=' ? value >= t.target : value > t.target
-    ratios.push({ name: t.name, value: round(value, 3), pairedMedian: round(paired, 3), target: `${t.op} ${t.target}`, pass })
+    ratios.push({
+      name: t.name,
+      value: round(value, 3),
+      pairedMedian: round(paired, 3),
+      cpuBased: round(cpu, 3),
+      target: `${t.op} ${t.target}`,
+      pass
+    })
   }
 
   console.log('')
-  console.log(`${pad('config', 9, true)} ${pad('req/s (median)', 15)} ${pad('p99 ms', 7)} ${pad('min..max req/s', 17)}`)
+  console.log(`${pad('config', 9, true)} ${pad('req/s (median)', 15)} ${pad('p99 ms', 7)} ` +
+    `${pad('min..max req/s', 17)} ${pad('server CPU us/req', 18)}`)
   for (const config of ONLY) {
     const s = summary[config]
     console.log(`${pad(config, 9, true)} ${pad(Math.round(s.reqPerSec), 15)} ${pad(s.p99, 7)} ` +
-      `${pad(`${Math.round(s.minReqPerSec)}..${Math.round(s.maxReqPerSec)}`, 17)}`)
+      `${pad(`${Math.round(s.minReqPerSec)}..${Math.round(s.maxReqPerSec)}`, 17)} ${pad(s.cpuMicrosPerReq.toFixed(1), 18)}`)
   }
   console.log('')
   for (const r of ratios) {
-    console.log(`${pad(r.name, 15, true)} ${r.value.toFixed(3)} (paired ${r.pairedMedian.toFixed(3)}) ` +
-      `target ${pad(r.target, 7, true)} ${r.pass ? 'PASS' : 'MISS'}`)
+    console.log(`${pad(r.name, 15, true)} ${r.value.toFixed(3)}  target ${pad(r.target, 7, true)} ${r.pass ? 'PASS' : 'MISS'}` +
+      `   (same-round pairs ${r.pairedMedian.toFixed(3)}, from CPU/req ${r.cpuBased.toFixed(3)})`)
   }
   console.log('')
 
@@ -315,6 +346,7 @@ async function main () {
       pipelining: PIPELINING,
       session: { store: 'memory', saveUninitialized: false, rolling: ROLLING, cookieSecure: 'auto' }
     },
+    loadAverage: { before: loadBefore.map((x) => round(x, 2)), after: os.loadavg().map((x) => round(x, 2)) },
     configs: summary,
     ratios,
     memory,
