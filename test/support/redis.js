@@ -220,7 +220,7 @@ async function startRedis ({ port } = {}) {
  *   disableOfflineQueue       commands fail at once (ClientOfflineError) while the client reconnects
  *   socket.connectTimeout     a connection attempt gives up after 1 s
  *   socket.reconnectStrategy  retry every 100 ms, so a restarted server is found quickly
- *   socket.socketTimeout      a connection that receives nothing for 1.5 s is closed: the
+ *   socket.socketTimeout      a connection that receives nothing for 2 s is closed: the
  *                             commands waiting on a hung server (paused, or a dead link that
  *                             sends no RST) fail with SocketTimeoutError and the client reconnects
  *   pingInterval              a PING every 0.5 s keeps a healthy idle connection under that timeout
@@ -241,7 +241,7 @@ async function createRedisStore (url, { prefix = 'sess:', commandTimeout = 500, 
     commandOptions: { timeout: commandTimeout },
     socket: {
       connectTimeout: 1000,
-      socketTimeout: 1500,
+      socketTimeout: 2000,
       reconnectStrategy: () => 100
     }
   })
