@@ -19,6 +19,11 @@ const skip = hasChromium || process.env.CI
 const SESSION_COOKIE = 'sessionId'
 const REMEMBER_COOKIE = 'remember_token'
 
+// Outside CI a machine without Chromium skips this file; under CI it fails here.
+test('Chromium is installed', { skip }, () => {
+  assert.ok(hasChromium, `${CHROMIUM} is missing: CI must install Debian's chromium package`)
+})
+
 describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
   let app
   let browser

@@ -8,7 +8,7 @@
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, setCookies, USERS, REMEMBER_SECRET } = require('./helper')
-const { startRedis, createRedisStore, skipWithoutRedis } = require('./support/redis')
+const { startRedis, createRedisStore, skipWithoutRedis, hasRedisServer } = require('./support/redis')
 const { createLogCapture } = require('./support/log')
 
 const SESSION_COOKIE = 'sessionId'
@@ -66,6 +66,11 @@ async function createInstance (redisUrl, { login = {} } = {}) {
     }
   }
 }
+
+// Outside CI a machine without redis-server skips this file; under CI it fails here.
+test('redis-server is installed', { skip: skipWithoutRedis() }, () => {
+  assert.ok(hasRedisServer(), 'redis-server is missing: CI must install it (apt-get install redis-server)')
+})
 
 describe('fastify-login with a Redis session store', { skip: skipWithoutRedis() }, () => {
   let server
