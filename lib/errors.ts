@@ -28,3 +28,14 @@ export const LoginError = createError(
   'fastify-login: %s',
   500
 )
+
+/**
+ * A user callback (loadUser, getUserId, authVersion...) threw. The response says only
+ * which one; the original error, which may hold secrets, is the `cause`, for the
+ * app's error handler and the logs.
+ */
+export const CallbackError = createError(
+  'FST_LOGIN_CALLBACK',
+  'fastify-login: %s failed',
+  500
+)

@@ -1,4 +1,4 @@
-import { OptionError } from './errors'
+import { CallbackError, OptionError } from './errors'
 import type {
   FastifyLoginOptions,
   GuardHandler,
@@ -105,11 +105,11 @@ export function resolveOptions (options: FastifyLoginOptions): ResolvedOptions {
   })
 
   return {
-    loadUser: options.loadUser,
-    getUserId: optionalFunction(options.getUserId, 'getUserId') ?? defaultGetUserId,
-    isActive: optionalFunction(options.isActive, 'isActive') ?? defaultIsActive,
-    authVersion: optionalFunction(options.authVersion, 'authVersion'),
-    loadUserFromRequest: optionalFunction(options.loadUserFromRequest, 'loadUserFromRequest'),
+    loadUser: shieldAsync('loadUser', options.loadUser),
+    getUserId: shield('getUserId', optionalFunction(options.getUserId, 'getUserId')) ?? defaultGetUserId,
+    isActive: shield('isActive', optionalFunction(options.isActive, 'isActive')) ?? defaultIsActive,
+    authVersion: shield('authVersion', optionalFunction(options.authVersion, 'authVersion')),
+    loadUserFromRequest: shieldAsync('loadUserFromRequest', optionalFunction(options.loadUserFromRequest, 'loadUserFromRequest')),
     loginUrl,
     refreshUrl: optionalString(options.refreshUrl, 'refreshUrl') ?? loginUrl,
     nextParam: optionalString(options.nextParam, 'nextParam') ?? 'next',
@@ -173,6 +173,35 @@ function resolveRemember (remember: RememberOptions): ResolvedRemember {
     httpOnly: boolOption(remember.httpOnly, 'remember.httpOnly', true),
     sameSite,
     refresh: boolOption(remember.refresh, 'remember.refresh', false)
+  }
+}
+
+/*
+ * User callbacks are wrapped so that what they throw reaches the client only as
+ * "fastify-login: loadUser failed" (a 500): Fastify would otherwise put the error's
+ * message, which may name a database or a token, in the response body.
+ */
+function shield<A extends unknown[], R> (name: string, fn: ((...args: A) => R) | undefined): ((...args: A) => R) | undefined {
+  if (fn === undefined) return undefined
+  return (...args) => {
+    try {
+      return fn(...args)
+    } catch (error) {
+      throw new CallbackError(name, { cause: error })
+    }
+  }
+}
+
+function shieldAsync<A extends unknown[], R> (name: string, fn: (...args: A) => R | Promise<R>): (...args: A) => Promise<R>
+function shieldAsync<A extends unknown[], R> (name: string, fn: ((...args: A) => R | Promise<R>) | undefined): ((...args: A) => Promise<R>) | undefined
+function shieldAsync<A extends unknown[], R> (name: string, fn: ((...args: A) => R | Promise<R>) | undefined): ((...args: A) => Promise<R>) | undefined {
+  if (fn === undefined) return undefined
+  return async (...args) => {
+    try {
+      return await fn(...args)
+    } catch (error) {
+      throw new CallbackError(name, { cause: error })
+    }
   }
 }
 
