@@ -57,15 +57,30 @@ export function createContext (options: ResolvedOptions): LoginContext {
   }
 }
 
-/** Marks a response that changes the login: no shared cache may keep it. */
+const kNoStore = Symbol('fastify-login.noStore')
+type MarkedReply = FastifyReply & { [kNoStore]?: true }
+
+/**
+ * Marks a response that changes the login: no shared cache may keep it. The headers
+ * are written in onSend (`applyNoStore`), after the route, so a route's own
+ * Cache-Control cannot undo them.
+ */
 export function noStore (reply: FastifyReply): void {
-  reply.header('cache-control', 'no-store')
-  const vary = reply.getHeader('vary')
-  if (vary === undefined) {
-    reply.header('vary', 'Cookie')
-  } else if (!/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(String(vary))) {
-    reply.header('vary', `${String(vary)}, Cookie`)
+  (reply as MarkedReply)[kNoStore] = true
+}
+
+/** onSend: `Cache-Control: no-store` and `Vary: Cookie` on the responses marked by `noStore`. */
+export function applyNoStore (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
+  if ((reply as MarkedReply)[kNoStore] === true) {
+    reply.header('cache-control', 'no-store')
+    const vary = reply.getHeader('vary')
+    if (vary === undefined) {
+      reply.header('vary', 'Cookie')
+    } else if (!/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(String(vary))) {
+      reply.header('vary', `${String(vary)}, Cookie`)
+    }
   }
+  done(null, payload)
 }
 
 export function setUser (request: FastifyRequest, user: LoginUser | null, by: AuthenticatedBy | null): void {

@@ -20,13 +20,18 @@ export function rememberCookie (context: LoginContext, request: FastifyRequest):
   return remember === undefined ? undefined : request.cookies?.[remember.cookieName]
 }
 
-/** Issues the remember cookie for `id` until `expires` (ms since the epoch). */
-export function setRememberCookie (context: LoginContext, reply: FastifyReply, id: string, expires: number, version: string): void {
+/**
+ * Issues the remember cookie for `id` until `expires` (ms since the epoch);
+ * `lifetime` (ms) is what `refresh` will extend it by.
+ */
+export function setRememberCookie (
+  context: LoginContext, reply: FastifyReply, id: string, expires: number, lifetime: number, version: string
+): void {
   const remember = context.options.remember as ResolvedRemember
-  const value = context.codec!.encode(id, expires, version)
+  const value = context.codec!.encode(id, expires, lifetime, version)
   reply.setCookie(remember.cookieName, value, {
     ...attributes(remember),
-    maxAge: Math.max(0, Math.floor((expires - Date.now()) / 1000)),
+    maxAge: Math.max(1, Math.round((expires - Date.now()) / 1000)),
     expires: new Date(expires)
   })
   noStore(reply)

@@ -9,8 +9,9 @@ import {
 } from './session'
 import type { LoginUser, RememberRejectReason } from './types'
 
-/** Outcome of looking at the session: a user, nobody, or a login that session protection just ended. */
-const ENDED = Symbol('ended')
+/** What the session said: a user was set, or the login ended (protection), or it was stale. */
+const DONE = Symbol('done')
+type SessionOutcome = typeof DONE | { id: string, user: LoginUser | null }
 
 /**
  * Builds the `onRequest` hook that sets `request.user`: from the session, else from
@@ -26,14 +27,16 @@ export function createLoadHook (context: LoginContext) {
 
     const session = sessionOf(request)
     const id = storedUserId(session)
+    let stale: { id: string, user: LoginUser | null } | undefined
     if (id !== undefined) {
-      const result = await fromSession(context, request, reply, session as LoginSession, id)
-      if (result === ENDED || result === true) return
+      const outcome = await fromSession(context, request, reply, session as LoginSession, id)
+      if (outcome === DONE) return
+      stale = outcome
     }
 
     if (context.codec !== undefined) {
       const cookie = rememberCookie(context, request)
-      if (cookie !== undefined && await fromRemember(context, request, reply, cookie)) return
+      if (cookie !== undefined && await fromRemember(context, request, reply, cookie, stale)) return
     }
 
     if (options.loadUserFromRequest !== undefined) {
@@ -48,13 +51,13 @@ export function createLoadHook (context: LoginContext) {
 
 async function fromSession (
   context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: LoginSession, id: string
-): Promise<boolean | typeof ENDED> {
+): Promise<SessionOutcome> {
   const { options } = context
   const user = await options.loadUser(id, request)
   if (user == null || (options.authVersion !== undefined && session[VERSION] !== versionDigest(options.authVersion(user)))) {
     // The user is gone or its credentials changed: drop the stale login so the loader is not asked again.
     removeLogin(session)
-    return false
+    return { id, user: user ?? null }
   }
 
   if (options.sessionProtection !== false && session[FINGERPRINT] !== fingerprint(request)) {
@@ -62,26 +65,34 @@ async function fromSession (
     if (options.sessionProtection === 'strong') {
       removeLogin(session)
       if (rememberCookie(context, request) !== undefined) clearRememberCookie(context, reply)
-      return ENDED
+      return DONE
     }
     if (session[FRESH] !== false) session[FRESH] = false
   }
 
   setUser(request, user, 'session')
-  const remember = options.remember
-  if (remember?.refresh === true && session[REMEMBER] === true && rememberCookie(context, request) !== undefined) {
-    setRememberCookie(context, reply, id, Date.now() + remember.maxAge, versionOf(context, user))
+  const lifetime = session[REMEMBER]
+  if (options.remember?.refresh === true && typeof lifetime === 'number' && rememberCookie(context, request) !== undefined) {
+    setRememberCookie(context, reply, id, Date.now() + lifetime, lifetime, versionOf(context, user))
   }
-  return true
+  return DONE
 }
 
-async function fromRemember (context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string): Promise<boolean> {
+/**
+ * Logs the request in from its remember cookie. `stale` is the login the session
+ * held but no longer stands (its user was loaded already): the cookie may only
+ * restore that same user, without asking the loader a second time.
+ */
+async function fromRemember (
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string,
+  stale: { id: string, user: LoginUser | null } | undefined
+): Promise<boolean> {
   const { options } = context
   const decoded = context.codec!.decode(cookie, Date.now())
   if (!decoded.ok) return reject(context, request, reply, decoded.reason)
 
-  const { id, expires, version, renew } = decoded.payload
-  const user = await options.loadUser(id, request)
+  const { id, expires, lifetime, version, renew } = decoded.payload
+  const user = stale === undefined ? await options.loadUser(id, request) : stale.id === id ? stale.user : null
   if (user == null) return reject(context, request, reply, 'unknown-user')
   if (!options.isActive(user)) return reject(context, request, reply, 'inactive')
   const currentVersion = versionOf(context, user)
@@ -95,11 +106,12 @@ async function fromRemember (context: LoginContext, request: FastifyRequest, rep
     session[FRESH] = false
     if (options.sessionProtection !== false) session[FINGERPRINT] = fingerprint(request)
     if (options.authVersion !== undefined) session[VERSION] = currentVersion
-    session[REMEMBER] = true
+    session[REMEMBER] = lifetime
   }
   setUser(request, user, 'remember')
-  if (renew || options.remember!.refresh) {
-    setRememberCookie(context, reply, id, options.remember!.refresh ? Date.now() + options.remember!.maxAge : expires, currentVersion)
+  const refresh = options.remember!.refresh
+  if (renew || refresh) {
+    setRememberCookie(context, reply, id, refresh ? Date.now() + lifetime : expires, lifetime, currentVersion)
   }
   noStore(reply)
   context.manager.emit('loadedFromRemember', request, user)

@@ -7,7 +7,7 @@ import { fingerprint } from './protection'
 import { isSafeRedirect, toLocation } from './redirect'
 import {
   FINGERPRINT, FRESH, ID, REMEMBER, VERSION,
-  appKeys, forget, regenerate, sessionOf, storedUserId, type LoginSession
+  appKeys, forget, regenerate, saveLogin, sessionOf, storedUserId, type LoginSession
 } from './session'
 import type { LoginOptions, LoginUser } from './types'
 
@@ -44,11 +44,13 @@ export function createReplyMethods (context: LoginContext) {
     session[FRESH] = fresh
     if (options.sessionProtection !== false) session[FINGERPRINT] = fingerprint(request)
     if (options.authVersion !== undefined) session[VERSION] = version
-    if (remember) session[REMEMBER] = true
+    const lifetime = maxAge ?? options.remember?.maxAge ?? 0
+    if (remember) session[REMEMBER] = lifetime
+    await saveLogin(session)
     setUser(request, user, 'session')
 
     if (remember) {
-      setRememberCookie(context, this, id, Date.now() + (maxAge ?? options.remember!.maxAge), version)
+      setRememberCookie(context, this, id, Date.now() + lifetime, lifetime, version)
     } else if (rememberCookie(context, request) !== undefined) {
       clearRememberCookie(context, this)
     }
@@ -66,7 +68,7 @@ export function createReplyMethods (context: LoginContext) {
     if (user === null && !loggedInSession && !hasCookie) return
 
     // The cookie may be scoped to another path than this request's; the session knows it was set.
-    const remembered = hasCookie || session?.[REMEMBER] === true
+    const remembered = hasCookie || session?.[REMEMBER] !== undefined
     if (session !== undefined && loggedInSession) {
       const keep = appKeys(session)
       const fresh = await regenerate(request, session, keep)
@@ -88,6 +90,7 @@ export function createReplyMethods (context: LoginContext) {
     const confirmed = await regenerate(request, session, Object.keys(session).filter((key) => key !== 'cookie'))
     confirmed[FRESH] = true
     if (options.sessionProtection !== false) confirmed[FINGERPRINT] = fingerprint(request)
+    await confirmed.save()
     noStore(this)
     manager.emit('loginConfirmed', request, user)
   }

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { createContext } from './context'
+import { applyNoStore, createContext } from './context'
 import { createGuard } from './guards'
 import { createLoadHook } from './load'
 import { createReplyMethods } from './login'
@@ -37,6 +37,7 @@ async function fastifyLogin (fastify: FastifyInstance, options: FastifyLoginOpti
 
   // Runs after @fastify/session's own onRequest hook, which this plugin depends on.
   fastify.addHook('onRequest', createLoadHook(context))
+  fastify.addHook('onSend', applyNoStore)
 }
 
 export const plugin: FastifyPluginAsync<FastifyLoginOptions> = fp(fastifyLogin, {

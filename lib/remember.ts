@@ -9,8 +9,9 @@ import type { RememberRejectReason } from './types'
  *
  * `sealed` is base64url(iv ‖ AES-256-GCM(payload) ‖ tag), and the whole
  * `1.<sealed>` is signed by @fastify/cookie's Signer (HMAC-SHA256). The payload is
- * `<expiry>.<version>.<id>`: the expiry in seconds since the epoch (base 36), checked
- * by the server; a digest of `authVersion(user)` (empty without that option); the
+ * `<expiry>.<lifetime>.<version>.<id>`: the expiry in seconds since the epoch, checked
+ * by the server, and the lifetime the login chose in seconds (what `refresh` extends
+ * by), both base 36; a digest of `authVersion(user)` (empty without that option); the
  * user id. Sealing keeps the id unreadable; each secret has its own derived key, so
  * rotation works for both the signature and the seal.
  */
@@ -25,6 +26,8 @@ export interface RememberPayload {
   id: string
   /** Expiry, ms since the epoch. */
   expires: number
+  /** The lifetime the login chose, ms: what `refresh` extends the cookie by. */
+  lifetime: number
   /** Digest of the auth version, '' when not used. */
   version: string
   /** Verified by an older secret: re-issue under the first one. */
@@ -44,6 +47,24 @@ export function versionDigest (value: string | number): string {
   return createHash('sha256').update(String(value)).digest('base64url').slice(0, 22)
 }
 
+function toSeconds36 (ms: number): string {
+  return Math.ceil(ms / 1000).toString(36)
+}
+
+function fromSeconds36 (text: string): number | null {
+  if (!/^[0-9a-z]{1,10}$/.test(text)) return null
+  return parseInt(text, 36) * 1000
+}
+
+/** `<expiry>.<lifetime>.<version>.<id>`; the id is the rest and may hold dots. */
+function splitPayload (payload: string): [string, string, string, string] | null {
+  const first = payload.indexOf('.')
+  const second = payload.indexOf('.', first + 1)
+  const third = second === -1 ? -1 : payload.indexOf('.', second + 1)
+  if (first === -1 || third === -1) return null
+  return [payload.slice(0, first), payload.slice(first + 1, second), payload.slice(second + 1, third), payload.slice(third + 1)]
+}
+
 export class RememberCodec {
   private readonly signer: InstanceType<typeof Signer>
   private readonly keys: Buffer[]
@@ -53,8 +74,8 @@ export class RememberCodec {
     this.keys = secrets.map(deriveKey)
   }
 
-  encode (id: string, expires: number, version: string): string {
-    const payload = `${Math.ceil(expires / 1000).toString(36)}.${version}.${id}`
+  encode (id: string, expires: number, lifetime: number, version: string): string {
+    const payload = `${toSeconds36(expires)}.${toSeconds36(lifetime)}.${version}.${id}`
     const iv = randomBytes(IV_BYTES)
     const cipher = createCipheriv('aes-256-gcm', this.keys[0]!, iv)
     const sealed = Buffer.concat([iv, cipher.update(payload, 'utf8'), cipher.final(), cipher.getAuthTag()])
@@ -74,16 +95,14 @@ export class RememberCodec {
     const payload = renew ? this.openWithAny(sealed, 1) : this.open(sealed, this.keys[0]!)
     if (payload === null) return { ok: false, reason: 'malformed' }
 
-    const firstDot = payload.indexOf('.')
-    const secondDot = payload.indexOf('.', firstDot + 1)
-    if (firstDot < 1 || secondDot === -1) return { ok: false, reason: 'malformed' }
-    const expires = parseInt(payload.slice(0, firstDot), 36) * 1000
-    if (!Number.isSafeInteger(expires)) return { ok: false, reason: 'malformed' }
+    const fields = splitPayload(payload)
+    if (fields === null) return { ok: false, reason: 'malformed' }
+    const [expiry, lifetime, version, id] = fields
+    const expires = fromSeconds36(expiry)
+    const lifetimeMs = fromSeconds36(lifetime)
+    if (expires === null || lifetimeMs === null || lifetimeMs === 0) return { ok: false, reason: 'malformed' }
     if (expires <= now) return { ok: false, reason: 'expired' }
-    return {
-      ok: true,
-      payload: { id: payload.slice(secondDot + 1), expires, version: payload.slice(firstDot + 1, secondDot), renew }
-    }
+    return { ok: true, payload: { id, expires, lifetime: lifetimeMs, version, renew } }
   }
 
   private openWithAny (sealed: Buffer, from: number): string | null {

@@ -14,6 +14,7 @@ export interface LoginSession {
   [key: string]: unknown
   sessionId: string
   regenerate (keys?: string[]): Promise<void>
+  save (): Promise<void>
 }
 
 /** The request's session when @fastify/session gave it one (it does not outside its cookie path). */
@@ -46,6 +47,21 @@ export function appKeys (session: LoginSession): string[] {
 export async function regenerate (request: FastifyRequest, session: LoginSession, keep: string[]): Promise<LoginSession> {
   await session.regenerate(keep)
   return sessionOf(request) as LoginSession
+}
+
+/**
+ * Writes the login to the store now, before any cookie is set. If the store fails,
+ * the login keys are taken out again and the error is thrown: @fastify/session
+ * retries its save for the error response, and that retry must not store a login
+ * the client was told failed.
+ */
+export async function saveLogin (session: LoginSession): Promise<void> {
+  try {
+    await session.save()
+  } catch (error) {
+    removeLogin(session)
+    throw error
+  }
 }
 
 /**
