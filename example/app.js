@@ -26,8 +26,15 @@ async function createRedisStore (app, url) {
     // While Redis is down, session reads fail at once (a 500) instead of
     // waiting in a queue until it comes back.
     disableOfflineQueue: true,
-    // Unreachable at start-up (a wrong REDIS_URL): fail. Lost later: reconnect.
-    socket: { reconnectStrategy: (retries) => connected && Math.min(retries * 100, 2000) }
+    // A Redis that hangs without closing the connection: drop the connection
+    // after 2 s of silence (failing what waits on it), and ping twice a second
+    // so a healthy idle connection never stays silent that long.
+    pingInterval: 500,
+    socket: {
+      socketTimeout: 2000,
+      // Unreachable at start-up (a wrong REDIS_URL): fail. Lost later: reconnect.
+      reconnectStrategy: (retries) => connected && Math.min(retries * 100, 2000)
+    }
   })
   client.on('error', (err) => app.log.error({ err }, 'redis client error'))
   await client.connect()
