@@ -22,29 +22,40 @@ export function createLoadHook (context: LoginContext) {
   const { options } = context
   const excluded = createExcludeMatcher(options.exclude)
 
-  return async function loadLoginUser (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (excluded !== undefined && excluded(request.url)) return
-
+  // Callback style, so that a request with no login to look at costs no promise.
+  return function loadLoginUser (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
+    if (excluded !== undefined && excluded(request.url)) return done()
     const session = sessionOf(request)
     const id = storedUserId(session)
-    let stale: { id: string, user: LoginUser | null } | undefined
-    if (id !== undefined) {
-      const outcome = await fromSession(context, request, reply, session as LoginSession, id)
-      if (outcome === DONE) return
-      stale = outcome
+    if (id === undefined && options.loadUserFromRequest === undefined &&
+      (context.codec === undefined || rememberCookie(context, request) === undefined)) {
+      return done()
     }
+    load(context, request, reply, session, id).then(() => done(), done)
+  }
+}
 
-    if (context.codec !== undefined) {
-      const cookie = rememberCookie(context, request)
-      if (cookie !== undefined && await fromRemember(context, request, reply, cookie, stale)) return
-    }
+async function load (
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: LoginSession | undefined, id: string | undefined
+): Promise<void> {
+  let stale: { id: string, user: LoginUser | null } | undefined
+  if (id !== undefined) {
+    const outcome = await fromSession(context, request, reply, session as LoginSession, id)
+    if (outcome === DONE) return
+    stale = outcome
+  }
 
-    if (options.loadUserFromRequest !== undefined) {
-      const user = await options.loadUserFromRequest(request)
-      if (user != null) {
-        setUser(request, user, 'request')
-        context.manager.emit('loadedFromRequest', request, user)
-      }
+  if (context.codec !== undefined) {
+    const cookie = rememberCookie(context, request)
+    if (cookie !== undefined && await fromRemember(context, request, reply, cookie, stale)) return
+  }
+
+  const loadUserFromRequest = context.options.loadUserFromRequest
+  if (loadUserFromRequest !== undefined) {
+    const user = await loadUserFromRequest(request)
+    if (user != null) {
+      setUser(request, user, 'request')
+      context.manager.emit('loadedFromRequest', request, user)
     }
   }
 }
