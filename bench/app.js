@@ -111,6 +111,13 @@ function targetPath (config) {
   return config === 'anon' ? '/public' : '/me'
 }
 
+// The ratios the bench judges: req/s of num over req/s of den.
+const TARGETS = [
+  { name: 'login/session', num: 'login', den: 'session', op: '>=', target: 0.95 },
+  { name: 'anon/session', num: 'anon', den: 'session', op: '>=', target: 0.98 },
+  { name: 'login/passport', num: 'login', den: 'passport', op: '>', target: 1 }
+]
+
 // Which cookies from the login response the measured requests carry:
 // all of them, none (anon, bare), or only the remember cookie (remember).
 function needsLogin (config) {
@@ -125,6 +132,7 @@ module.exports = {
   BENCH_USER,
   REMEMBER_COOKIE: 'remember_token',
   SESSION_COOKIE: 'sessionId',
+  TARGETS,
   targetPath,
   needsLogin
 }

@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const autocannon = require('autocannon')
-const { CONFIGS, ROLLING, REMEMBER_COOKIE, targetPath, needsLogin } = require('./app')
+const { CONFIGS, ROLLING, REMEMBER_COOKIE, TARGETS, targetPath, needsLogin } = require('./app')
 
 const HOST = '127.0.0.1'
 const USER_AGENT = 'fastify-login-bench/1.0'
@@ -26,8 +26,8 @@ function envNumber (name, def) {
   return n
 }
 
-const DURATION = envNumber('BENCH_DURATION', 5)
-const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 5))
+const DURATION = envNumber('BENCH_DURATION', 3)
+const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 8))
 const CONNECTIONS = Math.round(envNumber('BENCH_CONNECTIONS', 10))
 const PIPELINING = Math.round(envNumber('BENCH_PIPELINING', 1))
 const WARMUP = envNumber('BENCH_WARMUP', Math.min(3, DURATION))
@@ -35,14 +35,9 @@ const ONLY = process.env.BENCH_CONFIGS
   ? process.env.BENCH_CONFIGS.split(',').map((s) => s.trim()).filter(Boolean)
   : CONFIGS
 const SKIP_MEMORY = process.env.BENCH_SKIP_MEMORY === '1'
+const SKIP_INJECT = process.env.BENCH_SKIP_INJECT === '1'
 const STRICT = process.env.BENCH_STRICT === '1'
 const RESULTS_FILE = process.env.BENCH_RESULTS || path.join(__dirname, 'results.json')
-
-const TARGETS = [
-  { name: 'login/session', num: 'login', den: 'session', op: '>=', target: 0.95 },
-  { name: 'anon/session', num: 'anon', den: 'session', op: '>=', target: 0.98 },
-  { name: 'login/passport', num: 'login', den: 'passport', op: '>', target: 1 }
-]
 
 const children = new Set()
 
@@ -317,6 +312,15 @@ async function main () {
   }
   console.log('')
 
+  // Cross-check without the network and the load generator (bench/inject.js).
+  let inject = null
+  if (!SKIP_INJECT) {
+    const injectBench = require('./inject')
+    inject = await injectBench.run({ configs: ONLY })
+    inject.ratios = injectBench.print(inject, TARGETS)
+    console.log('')
+  }
+
   let memory = null
   let memoryOk = true
   if (!SKIP_MEMORY) {
@@ -349,6 +353,7 @@ async function main () {
     loadAverage: { before: loadBefore.map((x) => round(x, 2)), after: os.loadavg().map((x) => round(x, 2)) },
     configs: summary,
     ratios,
+    inject,
     memory,
     elapsedSeconds: round((Date.now() - started) / 1000, 1)
   }
