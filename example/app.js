@@ -78,6 +78,7 @@ async function setup (app, opts) {
     secret: sessionSecret,
     store,
     saveUninitialized: false, // anonymous visitors get no session until they need one
+    rolling: false, // save only changed sessions: a request running during a logout cannot restore it
     cookie: { secure: 'auto', httpOnly: true, sameSite: 'lax' }
   })
   await app.register(fastifyFormbody)

@@ -83,6 +83,14 @@ export function applyNoStore (request: FastifyRequest, reply: FastifyReply, payl
   done(null, payload)
 }
 
+/**
+ * Only an object (or a function) is a user. A loader that answers `false`, `0` or
+ * `''` found nobody: treating those as users would let them through the guards.
+ */
+export function isUser (value: unknown): value is LoginUser {
+  return value !== null && (typeof value === 'object' || typeof value === 'function')
+}
+
 export function setUser (request: FastifyRequest, user: LoginUser | null, by: AuthenticatedBy | null): void {
   request.user = user
   request.authenticatedBy = by

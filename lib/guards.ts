@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { buildLoginUrl, type LoginContext } from './context'
 import { FreshLoginRequiredError, LoginRequiredError } from './errors'
+import { checkGuardOptions } from './options'
 import type { GuardHandler, LoginGuard, LoginGuardOptions } from './types'
 
 /** A browser navigation: a GET or HEAD that accepts HTML. Only these are redirected. */
@@ -16,6 +17,7 @@ function isNavigation (request: FastifyRequest): boolean {
  */
 export function createGuard (context: LoginContext, guardOptions: LoginGuardOptions = {}): LoginGuard {
   const { options, manager } = context
+  checkGuardOptions(guardOptions)
   const fresh = guardOptions.fresh === true
   const loginUrl = guardOptions.loginUrl ?? options.loginUrl
   const refreshUrl = guardOptions.loginUrl ?? options.refreshUrl

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { noStore, setUser, type LoginContext } from './context'
+import { isUser, noStore, setUser, type LoginContext } from './context'
 import { clearRememberCookie, rememberCookie, setRememberCookie } from './cookie'
 import { fingerprint } from './protection'
 import { versionDigest } from './remember'
@@ -53,7 +53,7 @@ async function load (
   const loadUserFromRequest = context.options.loadUserFromRequest
   if (loadUserFromRequest !== undefined) {
     const user = await loadUserFromRequest(request)
-    if (user != null) {
+    if (isUser(user)) {
       setUser(request, user, 'request')
       context.manager.emit('loadedFromRequest', request, user)
     }
@@ -64,18 +64,20 @@ async function fromSession (
   context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: LoginSession, id: string
 ): Promise<SessionOutcome> {
   const { options } = context
-  const user = await options.loadUser(id, request)
-  if (user == null || (options.authVersion !== undefined && session[VERSION] !== versionDigest(options.authVersion(user)))) {
+  const loaded = await options.loadUser(id, request)
+  const user = isUser(loaded) ? loaded : null
+  if (user === null || (options.authVersion !== undefined && session[VERSION] !== versionDigest(options.authVersion(user)))) {
     // The user is gone or its credentials changed: drop the stale login so the loader is not asked again.
     removeLogin(session)
-    return { id, user: user ?? null }
+    return { id, user }
   }
 
   if (options.sessionProtection !== false && session[FINGERPRINT] !== fingerprint(request)) {
     context.manager.emit('sessionProtected', request, options.sessionProtection)
     if (options.sessionProtection === 'strong') {
       removeLogin(session)
-      if (rememberCookie(context, request) !== undefined) clearRememberCookie(context, reply)
+      // Also when this request did not carry it: it may be scoped to another path.
+      clearRememberCookie(context, reply)
       return DONE
     }
     if (session[FRESH] !== false) session[FRESH] = false
@@ -103,8 +105,11 @@ async function fromRemember (
   if (!decoded.ok) return reject(context, request, reply, decoded.reason)
 
   const { id, expires, lifetime, version, renew } = decoded.payload
-  const user = stale === undefined ? await options.loadUser(id, request) : stale.id === id ? stale.user : null
-  if (user == null) return reject(context, request, reply, 'unknown-user')
+  // A sound cookie for someone else than the stale session's user is left for the next request.
+  if (stale !== undefined && stale.id !== id) return false
+  const loaded = stale === undefined ? await options.loadUser(id, request) : stale.user
+  const user = isUser(loaded) ? loaded : null
+  if (user === null) return reject(context, request, reply, 'unknown-user')
   if (!options.isActive(user)) return reject(context, request, reply, 'inactive')
   const currentVersion = versionOf(context, user)
   if (version !== currentVersion) return reject(context, request, reply, 'version')

@@ -1,13 +1,14 @@
 import type { FastifyReply } from 'fastify'
-import { noStore, setUser, type LoginContext } from './context'
+import { isUser, noStore, setUser, type LoginContext } from './context'
 import { clearRememberCookie, rememberCookie, setRememberCookie } from './cookie'
+import { checkMaxAge } from './options'
 import { LoginError } from './errors'
 import { versionOf } from './load'
 import { fingerprint } from './protection'
 import { isSafeRedirect, toLocation } from './redirect'
 import {
   FINGERPRINT, FRESH, ID, REMEMBER, VERSION,
-  appKeys, forget, regenerate, saveLogin, sessionOf, storedUserId, type LoginSession
+  appKeys, forget, regenerate, removeLogin, saveOrUndo, sessionOf, storedUserId, type LoginSession
 } from './session'
 import type { LoginOptions, LoginUser } from './types'
 
@@ -28,10 +29,10 @@ export function createReplyMethods (context: LoginContext) {
     if (remember && options.remember === undefined) {
       throw new LoginError('loginUser({ remember: true }) needs the remember option to be configured')
     }
-    if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || maxAge <= 0)) {
-      throw new LoginError('loginUser maxAge must be a positive integer number of milliseconds')
+    if (maxAge !== undefined && !checkMaxAge(maxAge)) {
+      throw new LoginError('loginUser maxAge must be a positive integer number of milliseconds, at most 400 days')
     }
-    if (user == null) throw new LoginError('loginUser needs a user')
+    if (!isUser(user)) throw new LoginError('loginUser needs a user object')
     if (!force && !options.isActive(user)) return false
     const rawId = options.getUserId(user)
     if (rawId == null) throw new LoginError('getUserId returned null or undefined for the user')
@@ -46,12 +47,14 @@ export function createReplyMethods (context: LoginContext) {
     if (options.authVersion !== undefined) session[VERSION] = version
     const lifetime = maxAge ?? options.remember?.maxAge ?? 0
     if (remember) session[REMEMBER] = lifetime
-    await saveLogin(session)
+    await saveOrUndo(session, () => removeLogin(session))
     setUser(request, user, 'session')
 
     if (remember) {
       setRememberCookie(context, this, id, Date.now() + lifetime, lifetime, version)
-    } else if (rememberCookie(context, request) !== undefined) {
+    } else {
+      // Also when this request did not carry one: it may be scoped to another path,
+      // or set earlier in this same reply by another loginUser.
       clearRememberCookie(context, this)
     }
     noStore(this)
@@ -61,20 +64,25 @@ export function createReplyMethods (context: LoginContext) {
 
   async function logoutUser (this: FastifyReply): Promise<void> {
     const request = this.request
-    const user = request.user
     const session = sessionOf(request)
-    const loggedInSession = storedUserId(session) !== undefined
+    const id = storedUserId(session)
+    let user = request.user
     const hasCookie = rememberCookie(context, request) !== undefined
-    if (user === null && !loggedInSession && !hasCookie) return
+    if (user === null && id === undefined && !hasCookie) return
+    if (session === undefined && request.authenticatedBy !== 'request') requireSession(this, 'logoutUser')
+    if (user === null && id !== undefined) {
+      // Under an `exclude` prefix no user was loaded; the logout event still names who left.
+      const loaded = await options.loadUser(id, request)
+      if (isUser(loaded)) user = loaded
+    }
 
-    // The cookie may be scoped to another path than this request's; the session knows it was set.
-    const remembered = hasCookie || session?.[REMEMBER] !== undefined
-    if (session !== undefined && loggedInSession) {
+    if (session !== undefined && id !== undefined) {
       const keep = appKeys(session)
       const fresh = await regenerate(request, session, keep)
       if (keep.length === 0) await forget(request, fresh)
     }
-    if (remembered) clearRememberCookie(context, this)
+    // Also when this request did not carry it: it may be scoped to another path.
+    clearRememberCookie(context, this)
     setUser(request, null, null)
     noStore(this)
     if (user !== null) manager.emit('logout', request, user)
@@ -88,9 +96,13 @@ export function createReplyMethods (context: LoginContext) {
       throw new LoginError('confirmLogin needs a user logged in through the session')
     }
     const confirmed = await regenerate(request, session, Object.keys(session).filter((key) => key !== 'cookie'))
+    const before = { fresh: confirmed[FRESH], fingerprint: confirmed[FINGERPRINT] }
     confirmed[FRESH] = true
     if (options.sessionProtection !== false) confirmed[FINGERPRINT] = fingerprint(request)
-    await confirmed.save()
+    await saveOrUndo(confirmed, () => {
+      confirmed[FRESH] = before.fresh
+      confirmed[FINGERPRINT] = before.fingerprint
+    })
     noStore(this)
     manager.emit('loginConfirmed', request, user)
   }

@@ -2,6 +2,7 @@ import { CallbackError, OptionError } from './errors'
 import type {
   FastifyLoginOptions,
   GuardHandler,
+  LoginGuardOptions,
   LoginUser,
   RememberOptions,
   SameSite,
@@ -9,6 +10,8 @@ import type {
 } from './types'
 
 export const DEFAULT_REMEMBER_MAX_AGE = 30 * 24 * 60 * 60 * 1000
+/** Browsers keep no cookie longer than 400 days (RFC 6265bis). */
+export const MAX_REMEMBER_MAX_AGE = 400 * 24 * 60 * 60 * 1000
 const MIN_SECRET_LENGTH = 32
 // What RFC 6265 allows in a cookie name (a token).
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -140,7 +143,7 @@ function resolveRemember (remember: RememberOptions): ResolvedRemember {
   if (!COOKIE_NAME.test(cookieName)) fail(`remember.cookieName ${JSON.stringify(cookieName)} is not a valid cookie name`)
 
   const maxAge = remember.maxAge ?? DEFAULT_REMEMBER_MAX_AGE
-  if (!Number.isSafeInteger(maxAge) || maxAge <= 0) fail('remember.maxAge must be a positive integer number of milliseconds')
+  if (!checkMaxAge(maxAge)) fail('remember.maxAge must be a positive integer number of milliseconds, at most 400 days')
 
   const path = optionalString(remember.path, 'remember.path') ?? '/'
   if (!path.startsWith('/')) fail("remember.path must start with '/'")
@@ -203,6 +206,23 @@ function shieldAsync<A extends unknown[], R> (name: string, fn: ((...args: A) =>
       throw new CallbackError(name, { cause: error })
     }
   }
+}
+
+/** A remember-me lifetime: whole milliseconds, more than none, no more than browsers keep. */
+export function checkMaxAge (maxAge: unknown): maxAge is number {
+  return Number.isSafeInteger(maxAge) && (maxAge as number) > 0 && (maxAge as number) <= MAX_REMEMBER_MAX_AGE
+}
+
+const KNOWN_GUARD_OPTIONS = new Set(['fresh', 'loginUrl', 'onUnauthorized'])
+
+/** Validates `fastify.loginGuard()` options; throws an error naming the bad one. */
+export function checkGuardOptions (options: LoginGuardOptions): LoginGuardOptions {
+  if (options === null || typeof options !== 'object') fail('loginGuard options must be an object')
+  checkUnknown(options, KNOWN_GUARD_OPTIONS, 'loginGuard.')
+  boolOption(options.fresh, 'loginGuard.fresh', false)
+  optionalString(options.loginUrl, 'loginGuard.loginUrl')
+  optionalFunction(options.onUnauthorized, 'loginGuard.onUnauthorized')
+  return options
 }
 
 function defaultGetUserId (user: LoginUser): string | number {

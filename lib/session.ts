@@ -50,16 +50,16 @@ export async function regenerate (request: FastifyRequest, session: LoginSession
 }
 
 /**
- * Writes the login to the store now, before any cookie is set. If the store fails,
- * the login keys are taken out again and the error is thrown: @fastify/session
- * retries its save for the error response, and that retry must not store a login
+ * Writes a login change to the store now, before any cookie is set. If the store
+ * fails, `undo` takes the change out again and the error is thrown: @fastify/session
+ * retries its save for the error response, and that retry must not store a change
  * the client was told failed.
  */
-export async function saveLogin (session: LoginSession): Promise<void> {
+export async function saveOrUndo (session: LoginSession, undo: () => void): Promise<void> {
   try {
     await session.save()
   } catch (error) {
-    removeLogin(session)
+    undo()
     throw error
   }
 }

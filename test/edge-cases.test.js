@@ -1,0 +1,217 @@
+'use strict'
+
+// Edge cases found in review: odd loader answers, two logins in one request, cookies
+// scoped to other paths, logout outside the session's path or during another request,
+// guard and option validation, and a confirmation whose save fails.
+
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const { MemoryStore } = require('@fastify/session')
+const { buildApp, createJar, setCookies, isCleared, USERS, REMEMBER_SECRET } = require('./helper')
+
+const remember = { secret: REMEMBER_SECRET }
+const rememberOf = (res) => setCookies(res).find((c) => c.name === 'remember_token')
+
+test('a loader answering false, 0 or an empty string found nobody: the guard refuses', async (t) => {
+  for (const nobody of [false, 0, '']) {
+    const users = new Map(USERS)
+    let ran = 0
+    const app = await buildApp({
+      users,
+      login: {
+        loadUser: async (id) => users.get(id) ?? nobody,
+        // the `valid && user` idiom answers false for a request without a token
+        loadUserFromRequest: async (request) => request.headers.authorization === 'Bearer good' && nobody
+      },
+      routes: (app) => app.get('/admin', { preHandler: app.loginRequired }, async () => { ran++; return 'secret' })
+    })
+    t.after(() => app.close())
+    assert.equal((await app.inject('/admin')).statusCode, 401, `no credentials, loader answers ${JSON.stringify(nobody)}`)
+
+    const jar = createJar(app)
+    await jar.post('/login', { id: 1 })
+    assert.equal((await jar.get('/admin')).statusCode, 200)
+    users.delete('1')
+    const gone = await jar.get('/admin')
+    assert.equal(gone.statusCode, 401, `deleted user, loader answers ${JSON.stringify(nobody)}`)
+    assert.equal((await jar.get('/me')).json().user, null)
+    assert.equal(ran, 1)
+  }
+})
+
+test('loginUser refuses something that is not a user object', async (t) => {
+  const app = await buildApp({
+    routes: (app) => app.post('/login-false', async (request, reply) => reply.loginUser(false))
+  })
+  t.after(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/login-false' })
+  assert.equal(res.statusCode, 500)
+  assert.equal(res.json().code, 'FST_LOGIN_INVALID')
+  assert.equal(res.headers['set-cookie'], undefined)
+})
+
+test('a second loginUser without remember in the same request leaves no remember cookie of the first', async (t) => {
+  const app = await buildApp({
+    login: { remember },
+    routes: (app) => app.post('/switch', async (request, reply) => {
+      await reply.loginUser(USERS.get('1'), { remember: true })
+      await reply.loginUser(USERS.get('2'))
+      return { ok: true }
+    })
+  })
+  t.after(() => app.close())
+  const jar = createJar(app)
+  const res = await jar.post('/switch', {})
+  const cookie = rememberOf(res)
+  assert.ok(cookie && isCleared(cookie), 'the first login\'s remember cookie is replaced by a clearing one')
+  assert.equal((await jar.get('/me')).json().user.id, 2)
+  delete jar.cookies.sessionId // browser restart
+  assert.equal((await jar.get('/me')).json().user, null)
+})
+
+test('a remember cookie scoped to another path is cleared by a login without remember and by logout', async (t) => {
+  const app = await buildApp({ login: { remember: { ...remember, path: '/app' } } })
+  t.after(() => app.close())
+  const first = await app.inject({ method: 'POST', url: '/login', payload: { id: 1, remember: true } })
+  assert.equal(rememberOf(first).path, '/app')
+
+  // /login and /logout are outside /app: the browser does not send the cookie there.
+  const second = await app.inject({ method: 'POST', url: '/login', payload: { id: 2 } })
+  const clearedAtLogin = rememberOf(second)
+  assert.ok(clearedAtLogin && isCleared(clearedAtLogin))
+  assert.equal(clearedAtLogin.path, '/app')
+
+  const session = setCookies(second).find((c) => c.name === 'sessionId').value
+  const out = await app.inject({ method: 'POST', url: '/logout', headers: { cookie: `sessionId=${session}` } })
+  const clearedAtLogout = rememberOf(out)
+  assert.ok(clearedAtLogout && isCleared(clearedAtLogout))
+  assert.equal(clearedAtLogout.path, '/app')
+})
+
+test('logoutUser outside the session cookie path fails instead of reporting a logout that did not happen', async (t) => {
+  const app = await buildApp({
+    session: { cookie: { secure: false, path: '/app' } },
+    login: { remember },
+    routes: (app) => {
+      app.post('/app/login', async (request, reply) => reply.loginUser(USERS.get('1'), { remember: true }))
+      app.get('/app/me', async (request) => ({ user: request.user }))
+    }
+  })
+  t.after(() => app.close())
+  const events = []
+  app.loginManager.on('logout', (request, user) => events.push(user.id))
+  const jar = createJar(app)
+  await jar.post('/app/login', {})
+  const out = await jar.post('/logout', {}) // outside /app: the remember cookie restored the user there
+  assert.equal(out.statusCode, 500)
+  assert.equal(out.json().code, 'FST_LOGIN_INVALID')
+  assert.deepEqual(events, [])
+  assert.equal((await jar.get('/app/me')).json().user.id, 1)
+})
+
+test('logout under an excluded prefix still emits logout with the user', async (t) => {
+  const app = await buildApp({
+    login: { exclude: ['/api'] },
+    routes: (app) => app.post('/api/logout', async (request, reply) => { await reply.logoutUser(); return { ok: true } })
+  })
+  t.after(() => app.close())
+  const events = []
+  app.loginManager.on('logout', (request, user) => events.push(user.username))
+  const jar = createJar(app)
+  await jar.post('/login', { id: 1 })
+  await jar.post('/api/logout', {})
+  assert.equal((await jar.get('/me')).json().user, null)
+  assert.deepEqual(events, ['user1'])
+})
+
+test('with rolling: false, a request still running during logout does not bring the session back', async (t) => {
+  let hold = null
+  const app = await buildApp({
+    session: { rolling: false },
+    login: { loadUser: async (id) => { if (hold) await hold; return USERS.get(id) ?? null } }
+  })
+  t.after(() => app.close())
+  const jar = createJar(app)
+  await jar.post('/login', { id: 1 })
+  const cookie = `sessionId=${jar.cookies.sessionId}`
+
+  let release
+  hold = new Promise((resolve) => { release = resolve })
+  const inFlight = app.inject({ url: '/me', headers: { cookie } }) // a polling request of the same tab
+  await new Promise((resolve) => setImmediate(resolve))
+  hold = null
+  assert.equal((await app.inject({ method: 'POST', url: '/logout', headers: { cookie } })).statusCode, 200)
+  release()
+  assert.equal((await inFlight).json().user.id, 1, 'it started before the logout')
+  assert.equal((await app.inject({ url: '/me', headers: { cookie } })).json().user, null)
+})
+
+test('a stale session and a sound remember cookie of another user: the cookie is kept for the next request', async (t) => {
+  const users = new Map(USERS)
+  const app = await buildApp({ users, login: { remember } })
+  t.after(() => app.close())
+  const reasons = []
+  app.loginManager.on('rememberRejected', (request, reason) => reasons.push(reason))
+  const a = createJar(app)
+  await a.post('/login', { id: 1, remember: true })
+  const b = createJar(app)
+  await b.post('/login', { id: 2 })
+  users.delete('2')
+
+  const jar = createJar(app)
+  jar.cookies = { sessionId: b.cookies.sessionId, remember_token: a.cookies.remember_token }
+  const res = await jar.get('/me')
+  assert.equal(res.json().user, null)
+  assert.equal(rememberOf(res), undefined, 'a cookie that verifies is not cleared')
+  assert.deepEqual(reasons, [])
+  const next = (await jar.get('/me')).json()
+  assert.equal(next.user.id, 1)
+  assert.equal(next.authenticatedBy, 'remember')
+})
+
+test('loginGuard options are checked like the plugin options', async () => {
+  for (const [options, named] of [
+    [{ fresh: 'true' }, 'loginGuard.fresh'],
+    [{ loginURL: '/admin/login' }, 'loginGuard.loginURL'],
+    [{ loginUrl: 42 }, 'loginGuard.loginUrl'],
+    [{ onUnauthorized: 'nope' }, 'loginGuard.onUnauthorized']
+  ]) {
+    await assert.rejects(
+      buildApp({ routes: (app) => app.get('/admin', { preHandler: app.loginGuard(options) }, async () => 'ok') }),
+      (error) => error.code === 'FST_LOGIN_OPTION' && error.message.includes(named),
+      JSON.stringify(options)
+    )
+  }
+})
+
+test('a remember lifetime over 400 days fails at registration and at loginUser', async (t) => {
+  await assert.rejects(
+    buildApp({ login: { remember: { ...remember, maxAge: 401 * 24 * 3600 * 1000 } } }),
+    (error) => error.code === 'FST_LOGIN_OPTION' && error.message.includes('remember.maxAge')
+  )
+  const app = await buildApp({ login: { remember } })
+  t.after(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/login', payload: { id: 1, remember: true, maxAge: 300e12 } })
+  assert.equal(res.statusCode, 500)
+  assert.equal(res.json().code, 'FST_LOGIN_INVALID')
+  assert.equal(res.headers['set-cookie'], undefined)
+})
+
+test('a confirmLogin whose save fails leaves the login stale', async (t) => {
+  const store = new MemoryStore()
+  const set = store.set.bind(store)
+  let failIn = 0
+  store.set = (id, session, callback) => (failIn > 0 && --failIn === 0 ? callback(new Error('store blip')) : set(id, session, callback))
+  const app = await buildApp({
+    store,
+    routes: (app) => app.post('/confirm', async (request, reply) => { await reply.confirmLogin(); return { ok: true } })
+  })
+  t.after(() => app.close())
+  const jar = createJar(app)
+  await jar.post('/login', { id: 1, fresh: false })
+  failIn = 2 // the first write is the new session id, the second the confirmation
+  assert.equal((await jar.post('/confirm', {})).statusCode, 500)
+  const me = (await jar.get('/me')).json()
+  assert.equal(me.user.id, 1)
+  assert.equal(me.fresh, false)
+})
