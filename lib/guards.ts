@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { buildLoginUrl, type LoginContext } from './context'
 import { FreshLoginRequiredError, LoginRequiredError } from './errors'
 import { checkGuardOptions } from './options'
-import type { GuardHandler, LoginGuard, LoginGuardOptions } from './types'
+import type { GuardDone, GuardHandler, LoginGuard, LoginGuardOptions } from './types'
 
 /** A browser navigation: a GET or HEAD that accepts HTML. Only these are redirected. */
 function isNavigation (request: FastifyRequest): boolean {
@@ -24,34 +24,45 @@ export function createGuard (context: LoginContext, guardOptions: LoginGuardOpti
   const onUnauthorized = guardOptions.onUnauthorized ?? options.onUnauthorized
   const onNeedsRefresh = guardOptions.onUnauthorized ?? options.onNeedsRefresh
 
-  return async function loginGuard (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (options.exemptMethods.has(request.method)) return
+  // Callback style: a request that passes costs no promise.
+  return function loginGuard (request: FastifyRequest, reply: FastifyReply, done: GuardDone): void {
+    if (options.exemptMethods.has(request.method)) return done()
     if (request.user === null) {
       manager.emit('unauthorized', request)
-      return refuse(request, reply, onUnauthorized, loginUrl, LoginRequiredError)
+      return refuse(request, reply, onUnauthorized, loginUrl, LoginRequiredError, done)
     }
     if (fresh && !request.isFresh()) {
       manager.emit('needsRefresh', request)
-      return refuse(request, reply, onNeedsRefresh, refreshUrl, FreshLoginRequiredError)
+      return refuse(request, reply, onNeedsRefresh, refreshUrl, FreshLoginRequiredError, done)
     }
+    done()
   }
 
-  async function refuse (
+  /** Answers a refused request. Once a response is sent, `done` is not called: the route never runs. */
+  function refuse (
     request: FastifyRequest,
     reply: FastifyReply,
     handler: GuardHandler | undefined,
     url: string | undefined,
-    ErrorType: new () => Error
-  ): Promise<void> {
+    ErrorType: new () => Error,
+    done: GuardDone
+  ): void {
     if (handler !== undefined) {
-      const result = await handler(request, reply)
-      // The handler sent a response (and returned the reply): wait for it, never run the route.
-      if (result === reply || reply.sent) return reply as unknown as undefined
-      throw new ErrorType()
+      let result: unknown
+      try {
+        result = handler(request, reply)
+      } catch (error) {
+        return done(error as Error)
+      }
+      if (result === reply) return
+      // A promise of the reply settles once the response is sent; a handler that sent nothing is refused.
+      Promise.resolve(result).then(() => reply.sent || done(new ErrorType()), done)
+      return
     }
     if (url !== undefined && isNavigation(request)) {
-      return reply.redirect(buildLoginUrl(url, options.nextParam, request.url)) as unknown as undefined
+      reply.redirect(buildLoginUrl(url, options.nextParam, request.url))
+      return
     }
-    throw new ErrorType()
+    done(new ErrorType())
   }
 }

@@ -45,6 +45,7 @@ export type {
   AuthenticatedBy,
   Awaitable,
   FastifyLoginOptions,
+  GuardDone,
   GuardHandler,
   LoginGuard,
   LoginGuardOptions,

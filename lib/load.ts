@@ -1,50 +1,82 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isUser, noStore, setUser, type LoginContext } from './context'
 import { clearRememberCookie, rememberCookie, setRememberCookie } from './cookie'
+import { CallbackError } from './errors'
+import { isPromise } from './options'
 import { fingerprint } from './protection'
 import { versionDigest } from './remember'
 import {
-  FINGERPRINT, FRESH, ID, REMEMBER, VERSION,
+  FINGERPRINT, ID, REMEMBER, STALE, VERSION,
   regenerate, removeLogin, sessionOf, storedUserId, type LoginSession
 } from './session'
 import type { LoginUser, RememberRejectReason } from './types'
 
 /** What the session said: a user was set, or the login ended (protection), or it was stale. */
 const DONE = Symbol('done')
-type SessionOutcome = typeof DONE | { id: string, user: LoginUser | null }
+type Stale = { id: string, user: LoginUser | null }
+type SessionOutcome = typeof DONE | Stale
+type Done = (error?: Error) => void
 
 /**
  * Builds the `onRequest` hook that sets `request.user`: from the session, else from
- * the remember cookie, else from `loadUserFromRequest`. A request without any of
- * them costs a property read or two and never touches the session.
+ * the remember cookie, else from `loadUserFromRequest`. Callback style, so that a
+ * request with no login costs a property read or two and no promise, and a session
+ * login with a sync loader none either.
  */
 export function createLoadHook (context: LoginContext) {
   const { options } = context
   const excluded = createExcludeMatcher(options.exclude)
 
-  // Callback style, so that a request with no login to look at costs no promise.
-  return function loadLoginUser (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
+  return function loadLoginUser (request: FastifyRequest, reply: FastifyReply, done: Done): void {
     if (excluded !== undefined && excluded(request.url)) return done()
     const session = sessionOf(request)
     const id = storedUserId(session)
-    if (id === undefined && options.loadUserFromRequest === undefined &&
-      (context.codec === undefined || rememberCookie(context, request) === undefined)) {
-      return done()
+    if (id === undefined) {
+      if (options.loadUserFromRequest === undefined &&
+        (context.codec === undefined || rememberCookie(context, request) === undefined)) {
+        return done()
+      }
+      afterSession(context, request, reply, undefined).then(() => done(), done)
+      return
     }
-    load(context, request, reply, session, id).then(() => done(), done)
+
+    let loaded: ReturnType<typeof options.appLoadUser>
+    try {
+      loaded = options.appLoadUser(id, request)
+    } catch (error) {
+      return done(loaderError(error))
+    }
+    if (isPromise(loaded)) {
+      loaded.then(
+        (user) => finishSession(context, request, reply, session as LoginSession, id, user, done),
+        (error) => done(loaderError(error))
+      )
+    } else {
+      finishSession(context, request, reply, session as LoginSession, id, loaded, done)
+    }
   }
 }
 
-async function load (
-  context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: LoginSession | undefined, id: string | undefined
-): Promise<void> {
-  let stale: { id: string, user: LoginUser | null } | undefined
-  if (id !== undefined) {
-    const outcome = await fromSession(context, request, reply, session as LoginSession, id)
-    if (outcome === DONE) return
-    stale = outcome
-  }
+function loaderError (error: unknown): Error {
+  return new CallbackError('loadUser', { cause: error })
+}
 
+function finishSession (
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: LoginSession, id: string,
+  loaded: LoginUser | null | undefined, done: Done
+): void {
+  let outcome: SessionOutcome
+  try {
+    outcome = fromSession(context, request, reply, session, id, loaded)
+  } catch (error) {
+    return done(error as Error)
+  }
+  if (outcome === DONE) return done()
+  afterSession(context, request, reply, outcome).then(() => done(), done)
+}
+
+/** No session login stands: try the remember cookie, then `loadUserFromRequest`. */
+async function afterSession (context: LoginContext, request: FastifyRequest, reply: FastifyReply, stale: Stale | undefined): Promise<void> {
   if (context.codec !== undefined) {
     const cookie = rememberCookie(context, request)
     if (cookie !== undefined && await fromRemember(context, request, reply, cookie, stale)) return
@@ -60,11 +92,12 @@ async function load (
   }
 }
 
-async function fromSession (
-  context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: LoginSession, id: string
-): Promise<SessionOutcome> {
+/** Checks the session's login against the loaded user; sets `request.user` when it stands. */
+function fromSession (
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: LoginSession, id: string,
+  loaded: LoginUser | null | undefined
+): SessionOutcome {
   const { options } = context
-  const loaded = await options.loadUser(id, request)
   const user = isUser(loaded) ? loaded : null
   if (user === null || (options.authVersion !== undefined && session[VERSION] !== versionDigest(options.authVersion(user)))) {
     // The user is gone or its credentials changed: drop the stale login so the loader is not asked again.
@@ -80,7 +113,7 @@ async function fromSession (
       clearRememberCookie(context, reply)
       return DONE
     }
-    if (session[FRESH] !== false) session[FRESH] = false
+    if (session[STALE] !== true) session[STALE] = true
   }
 
   setUser(request, user, 'session')
@@ -97,8 +130,7 @@ async function fromSession (
  * restore that same user, without asking the loader a second time.
  */
 async function fromRemember (
-  context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string,
-  stale: { id: string, user: LoginUser | null } | undefined
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string, stale: Stale | undefined
 ): Promise<boolean> {
   const { options } = context
   const decoded = context.codec!.decode(cookie, Date.now())
@@ -119,7 +151,7 @@ async function fromRemember (
     // A restore is a login: new session id, and the cookie is not checked again while the session lasts.
     session = await regenerate(request, session, options.keepSessionKeys)
     session[ID] = id
-    session[FRESH] = false
+    session[STALE] = true
     if (options.sessionProtection !== false) session[FINGERPRINT] = fingerprint(request)
     if (options.authVersion !== undefined) session[VERSION] = currentVersion
     session[REMEMBER] = lifetime

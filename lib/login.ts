@@ -7,7 +7,7 @@ import { versionOf } from './load'
 import { fingerprint } from './protection'
 import { isSafeRedirect, toLocation } from './redirect'
 import {
-  FINGERPRINT, FRESH, ID, REMEMBER, VERSION,
+  FINGERPRINT, ID, REMEMBER, STALE, VERSION,
   appKeys, forget, regenerate, removeLogin, saveOrUndo, sessionOf, storedUserId, type LoginSession
 } from './session'
 import type { LoginOptions, LoginUser } from './types'
@@ -42,7 +42,7 @@ export function createReplyMethods (context: LoginContext) {
     const session = await regenerate(request, requireSession(this, 'loginUser'), options.keepSessionKeys)
     const version = versionOf(context, user)
     session[ID] = id
-    session[FRESH] = fresh
+    if (!fresh) session[STALE] = true
     if (options.sessionProtection !== false) session[FINGERPRINT] = fingerprint(request)
     if (options.authVersion !== undefined) session[VERSION] = version
     const lifetime = maxAge ?? options.remember?.maxAge ?? 0
@@ -96,11 +96,11 @@ export function createReplyMethods (context: LoginContext) {
       throw new LoginError('confirmLogin needs a user logged in through the session')
     }
     const confirmed = await regenerate(request, session, Object.keys(session).filter((key) => key !== 'cookie'))
-    const before = { fresh: confirmed[FRESH], fingerprint: confirmed[FINGERPRINT] }
-    confirmed[FRESH] = true
+    const before = { stale: confirmed[STALE], fingerprint: confirmed[FINGERPRINT] }
+    delete confirmed[STALE]
     if (options.sessionProtection !== false) confirmed[FINGERPRINT] = fingerprint(request)
     await saveOrUndo(confirmed, () => {
-      confirmed[FRESH] = before.fresh
+      if (before.stale !== undefined) confirmed[STALE] = before.stale
       confirmed[FINGERPRINT] = before.fingerprint
     })
     noStore(this)

@@ -29,7 +29,10 @@ export interface ResolvedRemember {
 }
 
 export interface ResolvedOptions {
+  /** Errors come out as CallbackError. */
   loadUser: FastifyLoginOptions['loadUser']
+  /** The app's own loader, for the onRequest hook, which wraps its errors itself without an extra promise. */
+  appLoadUser: FastifyLoginOptions['loadUser']
   getUserId: (user: LoginUser) => string | number
   isActive: (user: LoginUser) => boolean
   authVersion: ((user: LoginUser) => string | number) | undefined
@@ -109,6 +112,7 @@ export function resolveOptions (options: FastifyLoginOptions): ResolvedOptions {
 
   return {
     loadUser: shieldAsync('loadUser', options.loadUser),
+    appLoadUser: options.loadUser,
     getUserId: shield('getUserId', optionalFunction(options.getUserId, 'getUserId')) ?? defaultGetUserId,
     isActive: shield('isActive', optionalFunction(options.isActive, 'isActive')) ?? defaultIsActive,
     authVersion: shield('authVersion', optionalFunction(options.authVersion, 'authVersion')),
@@ -195,17 +199,27 @@ function shield<A extends unknown[], R> (name: string, fn: ((...args: A) => R) |
   }
 }
 
-function shieldAsync<A extends unknown[], R> (name: string, fn: (...args: A) => R | Promise<R>): (...args: A) => Promise<R>
-function shieldAsync<A extends unknown[], R> (name: string, fn: ((...args: A) => R | Promise<R>) | undefined): ((...args: A) => Promise<R>) | undefined
-function shieldAsync<A extends unknown[], R> (name: string, fn: ((...args: A) => R | Promise<R>) | undefined): ((...args: A) => Promise<R>) | undefined {
+/** Like `shield`, for loaders that may answer with a promise; a sync answer stays sync. */
+function shieldAsync<A extends unknown[], R> (name: string, fn: (...args: A) => R | Promise<R>): (...args: A) => R | Promise<R>
+function shieldAsync<A extends unknown[], R> (name: string, fn: ((...args: A) => R | Promise<R>) | undefined): ((...args: A) => R | Promise<R>) | undefined
+function shieldAsync<A extends unknown[], R> (name: string, fn: ((...args: A) => R | Promise<R>) | undefined): ((...args: A) => R | Promise<R>) | undefined {
   if (fn === undefined) return undefined
-  return async (...args) => {
-    try {
-      return await fn(...args)
-    } catch (error) {
-      throw new CallbackError(name, { cause: error })
-    }
+  const rethrow = (error: unknown): never => {
+    throw new CallbackError(name, { cause: error })
   }
+  return (...args) => {
+    let result: R | Promise<R>
+    try {
+      result = fn(...args)
+    } catch (error) {
+      return rethrow(error)
+    }
+    return isPromise(result) ? result.then(undefined, rethrow) : result
+  }
+}
+
+export function isPromise<T> (value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 
 /** A remember-me lifetime: whole milliseconds, more than none, no more than browsers keep. */

@@ -5,7 +5,7 @@ import { createGuard } from './guards'
 import { createLoadHook } from './load'
 import { createReplyMethods } from './login'
 import { resolveOptions } from './options'
-import { FRESH, sessionOf } from './session'
+import { STALE, sessionOf, storedUserId } from './session'
 import type { FastifyLoginOptions, LoginGuardOptions } from './types'
 
 function isAuthenticated (this: FastifyRequest): boolean {
@@ -13,7 +13,9 @@ function isAuthenticated (this: FastifyRequest): boolean {
 }
 
 function isFresh (this: FastifyRequest): boolean {
-  return this.user !== null && this.authenticatedBy !== 'request' && sessionOf(this)?.[FRESH] === true
+  if (this.user === null || this.authenticatedBy === 'request') return false
+  const session = sessionOf(this)
+  return storedUserId(session) !== undefined && session![STALE] !== true
 }
 
 async function fastifyLogin (fastify: FastifyInstance, options: FastifyLoginOptions): Promise<void> {

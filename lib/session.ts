@@ -3,11 +3,12 @@ import type {} from '@fastify/session'
 
 /** Session keys this plugin owns. Everything else in the session belongs to the app. */
 export const ID = '_login_id'
-export const FRESH = '_login_fresh'
+/** Set (true) when the login is not fresh; a fresh login stores nothing, one key less to save. */
+export const STALE = '_login_stale'
 export const FINGERPRINT = '_login_fp'
 export const VERSION = '_login_version'
 export const REMEMBER = '_login_remember'
-export const LOGIN_KEYS: readonly string[] = [ID, FRESH, FINGERPRINT, VERSION, REMEMBER]
+export const LOGIN_KEYS: readonly string[] = [ID, STALE, FINGERPRINT, VERSION, REMEMBER]
 
 /** The parts of an @fastify/session session this plugin uses, seen as a plain record. */
 export interface LoginSession {

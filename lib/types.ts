@@ -96,7 +96,10 @@ export interface LoginGuardOptions {
   onUnauthorized?: GuardHandler
 }
 
-export type LoginGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+export type GuardDone = (error?: Error) => void
+
+/** A `preHandler` hook (callback style): use it as `{ preHandler: fastify.loginRequired }`. */
+export type LoginGuard = (request: FastifyRequest, reply: FastifyReply, done: GuardDone) => void
 
 export type RememberRejectReason =
   | 'malformed'
