@@ -6,11 +6,15 @@
 // generator out: one child process per configuration serves batches of
 // app.inject requests (one at a time) when the parent asks, and the parent
 // alternates small batches across the children many times, so bursts of other
-// work on the machine hit every configuration alike. Reports the median time per
-// request and the same ratios as bench/run.js (as throughput ratios: den / num).
+// work on the machine hit every configuration alike. Each configuration runs in
+// several processes: V8 optimises each process a little differently, and one
+// process per configuration let that luck decide ratios by 10 % or more. Reports
+// the median time per request over all batches of all processes, and the same
+// ratios as bench/run.js (as throughput ratios: den / num).
 //
 // Env: BENCH_INJECT_ROUNDS (default 15), BENCH_INJECT_BATCH (default 1000 requests),
-// BENCH_CONFIGS (subset). Writes nothing; bench/run.js stores its report.
+// BENCH_INJECT_PROCS (default 3 processes per configuration), BENCH_CONFIGS (subset).
+// Writes nothing; bench/run.js stores its report.
 
 const { fork } = require('node:child_process')
 const { build, CONFIGS, REMEMBER_COOKIE, TARGETS, targetPath, needsLogin } = require('./app')
@@ -64,26 +68,31 @@ async function run (options = {}) {
   const configs = options.configs || CONFIGS
   const rounds = options.rounds || Number(process.env.BENCH_INJECT_ROUNDS) || 15
   const n = options.batch || Number(process.env.BENCH_INJECT_BATCH) || 1000
-  const workers = new Map()
+  const procs = options.procs || Number(process.env.BENCH_INJECT_PROCS) || 3
+  const workers = new Map(configs.map((c) => [c, []]))
   try {
-    for (const config of configs) {
-      const proc = fork(__filename, ['--child', config], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      const waiters = []
-      proc.on('message', (msg) => { if (waiters.length) waiters.shift().resolve(msg) })
-      proc.on('exit', (code) => {
-        while (waiters.length) waiters.shift().reject(new Error(`[${config}] inject child exited with code ${code}`))
-      })
-      const next = () => new Promise((resolve, reject) => waiters.push({ resolve, reject }))
-      workers.set(config, { proc, next })
-      await next() // ready
+    for (let p = 0; p < procs; p++) {
+      for (const config of configs) {
+        const proc = fork(__filename, ['--child', config], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+        const waiters = []
+        proc.on('message', (msg) => { if (waiters.length) waiters.shift().resolve(msg) })
+        proc.on('exit', (code) => {
+          while (waiters.length) waiters.shift().reject(new Error(`[${config}] inject child exited with code ${code}`))
+        })
+        const next = () => new Promise((resolve, reject) => waiters.push({ resolve, reject }))
+        workers.get(config).push({ proc, next })
+        await next() // ready
+      }
     }
     const samples = new Map(configs.map((c) => [c, []]))
     for (let r = 0; r < rounds; r++) {
-      for (let i = 0; i < configs.length; i++) {
-        const config = configs[(i + r) % configs.length]
-        const w = workers.get(config)
-        w.proc.send({ n })
-        samples.get(config).push(await w.next())
+      for (let p = 0; p < procs; p++) {
+        for (let i = 0; i < configs.length; i++) {
+          const config = configs[(i + r + p) % configs.length]
+          const w = workers.get(config)[p]
+          w.proc.send({ n })
+          samples.get(config).push(await w.next())
+        }
       }
     }
     const summary = {}
@@ -94,16 +103,16 @@ async function run (options = {}) {
         cpuMicrosPerReq: Math.round(median(s.map((x) => x.cpuMicros)) * 100) / 100
       }
     }
-    return { rounds, batch: n, configs: summary }
+    return { rounds, batch: n, procs, configs: summary }
   } finally {
-    for (const { proc } of workers.values()) {
+    for (const { proc } of [...workers.values()].flat()) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
     }
   }
 }
 
 function print (report, targets) {
-  console.log(`app.inject cross-check (${report.rounds} rounds x ${report.batch} requests, one at a time):`)
+  console.log(`app.inject cross-check (${report.procs} processes per config, ${report.rounds} rounds x ${report.batch} requests, one at a time):`)
   for (const [config, s] of Object.entries(report.configs)) {
     console.log(`  ${config.padEnd(9)} ${s.wallMicrosPerReq.toFixed(1).padStart(7)} us/req wall ${s.cpuMicrosPerReq.toFixed(1).padStart(7)} us/req CPU`)
   }
