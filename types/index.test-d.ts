@@ -6,6 +6,11 @@ import fastifyLogin, {
   fastifyLogin as namedFastifyLogin,
   isSafeRedirect,
   LoginManager,
+  LoginRequiredError,
+  FreshLoginRequiredError,
+  OptionError,
+  LoginError,
+  type GuardDone,
   type AuthenticatedBy,
   type FastifyLoginOptions,
   type LoginGuard,
@@ -139,3 +144,15 @@ app.loginManager.on('sessionProtected', (request, mode) => {
   expectType<'basic' | 'strong'>(mode)
 })
 expectError(app.loginManager.on('login', (request: FastifyRequest, user: string) => {}))
+
+// Guards are callback-style preHandler hooks, usable directly and in arrays.
+expectAssignable<(request: FastifyRequest, reply: FastifyReply, done: GuardDone) => void>(app.loginRequired)
+app.get('/both', { preHandler: [app.loginRequired, app.freshLoginRequired] }, async () => 'ok')
+app.route({ method: 'GET', url: '/route', preHandler: app.loginGuard({ fresh: true }), handler: async () => 'ok' })
+
+// Errors with stable codes.
+expectType<'FST_LOGIN_REQUIRED'>(new LoginRequiredError().code)
+expectType<'FST_LOGIN_FRESH_REQUIRED'>(new FreshLoginRequiredError().code)
+expectType<'FST_LOGIN_OPTION'>(new OptionError('x').code)
+expectType<'FST_LOGIN_INVALID'>(new LoginError('x').code)
+expectAssignable<Error>(new LoginRequiredError())
