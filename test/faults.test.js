@@ -455,8 +455,8 @@ describe('a slow loader', () => {
         loadUser: async (id) => {
           if (armed && id === '1') {
             slowStarted()
-            // Pending until released, at most 300 ms.
-            await Promise.race([gate, new Promise((resolve) => setTimeout(resolve, 300))])
+            // Pending until the other user's request is answered; the timer only keeps a broken run from hanging.
+            await Promise.race([gate, new Promise((resolve) => setTimeout(resolve, 5000))])
           }
           return USERS.get(id) ?? null
         }
