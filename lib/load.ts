@@ -99,7 +99,7 @@ function fromSession (
 ): SessionOutcome {
   const { options } = context
   const user = isUser(loaded) ? loaded : null
-  if (user === null || (options.authVersion !== undefined && session[VERSION] !== versionDigest(options.authVersion(user)))) {
+  if (user === null || (options.authVersion !== undefined && session[VERSION] !== versionOf(context, user))) {
     // The user is gone or its credentials changed: drop the stale login so the loader is not asked again.
     removeLogin(session)
     return { id, user }

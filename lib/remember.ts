@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hash, hkdfSync, randomBytes } from 'node:crypto'
 import { Signer } from '@fastify/cookie'
 import type { RememberRejectReason } from './types'
 
@@ -42,9 +42,21 @@ function deriveKey (secret: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'fastify-login', 'remember-me cookie v1', 32))
 }
 
-/** Digest of an `authVersion` value, as stored in sessions and remember cookies. */
+const recentVersions = new Map<string, string>()
+
+/**
+ * Digest of an `authVersion` value, as stored in sessions and remember cookies.
+ * Every logged-in request checks it, so recent values are remembered (at most 1024).
+ */
 export function versionDigest (value: string | number): string {
-  return createHash('sha256').update(String(value)).digest('base64url').slice(0, 22)
+  const text = String(value)
+  let digest = recentVersions.get(text)
+  if (digest === undefined) {
+    digest = hash('sha256', text, 'base64url').slice(0, 22)
+    if (recentVersions.size >= 1024) recentVersions.clear()
+    recentVersions.set(text, digest)
+  }
+  return digest
 }
 
 function toSeconds36 (ms: number): string {
