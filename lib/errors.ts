@@ -39,3 +39,8 @@ export const CallbackError = createError(
   'fastify-login: %s failed',
   500
 )
+
+/** What a failing user callback becomes: a CallbackError naming it, caused by the original. */
+export function callbackError (name: string, cause: unknown): Error {
+  return new CallbackError(name, { cause })
+}

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isUser, noStore, setUser, type LoginContext } from './context'
 import { clearRememberCookie, rememberCookie, setRememberCookie } from './cookie'
-import { CallbackError } from './errors'
+import { callbackError } from './errors'
 import { isPromise } from './options'
 import { fingerprint } from './protection'
 import { versionDigest } from './remember'
@@ -44,21 +44,17 @@ export function createLoadHook (context: LoginContext) {
     try {
       loaded = options.appLoadUser(id, request)
     } catch (error) {
-      return done(loaderError(error))
+      return done(callbackError('loadUser', error))
     }
     if (isPromise(loaded)) {
       loaded.then(
         (user) => finishSession(context, request, reply, session as LoginSession, id, user, done),
-        (error) => done(loaderError(error))
+        (error) => done(callbackError('loadUser', error))
       )
     } else {
       finishSession(context, request, reply, session as LoginSession, id, loaded, done)
     }
   }
-}
-
-function loaderError (error: unknown): Error {
-  return new CallbackError('loadUser', { cause: error })
 }
 
 function finishSession (

@@ -1,4 +1,4 @@
-import { CallbackError, OptionError } from './errors'
+import { callbackError, OptionError } from './errors'
 import type {
   FastifyLoginOptions,
   GuardHandler,
@@ -194,7 +194,7 @@ function shield<A extends unknown[], R> (name: string, fn: ((...args: A) => R) |
     try {
       return fn(...args)
     } catch (error) {
-      throw new CallbackError(name, { cause: error })
+      throw callbackError(name, error)
     }
   }
 }
@@ -205,7 +205,7 @@ function shieldAsync<A extends unknown[], R> (name: string, fn: ((...args: A) =>
 function shieldAsync<A extends unknown[], R> (name: string, fn: ((...args: A) => R | Promise<R>) | undefined): ((...args: A) => R | Promise<R>) | undefined {
   if (fn === undefined) return undefined
   const rethrow = (error: unknown): never => {
-    throw new CallbackError(name, { cause: error })
+    throw callbackError(name, error)
   }
   return (...args) => {
     let result: R | Promise<R>
