@@ -1,10 +1,8 @@
-import { hash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
+import { createDigest } from './digest'
 
 const kFingerprint = Symbol('fastify-login.fingerprint')
-/** Recent clients' fingerprints; cleared when full, so it stays bounded. */
-const CACHE_SIZE = 1024
-const recent = new Map<string, string>()
+const digest = createDigest()
 
 interface CachedFingerprint {
   ip: string
@@ -27,13 +25,7 @@ export function fingerprint (request: FastifyRequest): string {
   const cached = socket?.[kFingerprint]
   if (cached !== undefined && cached.ip === ip && cached.userAgent === userAgent) return cached.value
 
-  const key = `${ip}\n${userAgent ?? ''}`
-  let value = recent.get(key)
-  if (value === undefined) {
-    value = hash('sha256', key, 'base64url').slice(0, 22)
-    if (recent.size >= CACHE_SIZE) recent.clear()
-    recent.set(key, value)
-  }
+  const value = digest(`${ip}\n${userAgent ?? ''}`)
   if (socket) socket[kFingerprint] = { ip, userAgent, value }
   return value
 }

@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, hash, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import { Signer } from '@fastify/cookie'
+import { createDigest } from './digest'
 import type { RememberRejectReason } from './types'
 
 /**
@@ -42,21 +43,11 @@ function deriveKey (secret: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'fastify-login', 'remember-me cookie v1', 32))
 }
 
-const recentVersions = new Map<string, string>()
+const digestVersion = createDigest()
 
-/**
- * Digest of an `authVersion` value, as stored in sessions and remember cookies.
- * Every logged-in request checks it, so recent values are remembered (at most 1024).
- */
+/** Digest of an `authVersion` value, as stored in sessions and remember cookies. */
 export function versionDigest (value: string | number): string {
-  const text = String(value)
-  let digest = recentVersions.get(text)
-  if (digest === undefined) {
-    digest = hash('sha256', text, 'base64url').slice(0, 22)
-    if (recentVersions.size >= 1024) recentVersions.clear()
-    recentVersions.set(text, digest)
-  }
-  return digest
+  return digestVersion(String(value))
 }
 
 function toSeconds36 (ms: number): string {

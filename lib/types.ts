@@ -98,8 +98,15 @@ export interface LoginGuardOptions {
 
 export type GuardDone = (error?: Error) => void
 
-/** A `preHandler` hook (callback style): use it as `{ preHandler: fastify.loginRequired }`. */
-export type LoginGuard = (request: FastifyRequest, reply: FastifyReply, done: GuardDone) => void
+/**
+ * A `preHandler` hook: use it as `{ preHandler: fastify.loginRequired }`. Called by
+ * hand without `done`, it returns a promise that rejects with the 401 error, or
+ * resolves (once a refusal's response is sent, or when the request may pass).
+ */
+export interface LoginGuard {
+  (request: FastifyRequest, reply: FastifyReply, done: GuardDone): void
+  (request: FastifyRequest, reply: FastifyReply): Promise<void>
+}
 
 export type RememberRejectReason =
   | 'malformed'

@@ -215,3 +215,61 @@ test('a confirmLogin whose save fails leaves the login stale', async (t) => {
   assert.equal(me.user.id, 1)
   assert.equal(me.fresh, false)
 })
+
+test('an onUnauthorized handler that throws or rejects with nothing still refuses', async (t) => {
+  for (const [name, handler] of [
+    ['rejects with undefined', () => Promise.reject()], // eslint-disable-line prefer-promise-reject-errors
+    ['async, throws null', async () => { throw null }], // eslint-disable-line no-throw-literal
+    ['throws undefined', () => { throw undefined }], // eslint-disable-line no-throw-literal
+    ['async, throws 0', async () => { throw 0 }] // eslint-disable-line no-throw-literal
+  ]) {
+    let ran = 0
+    const app = await buildApp({
+      login: { onUnauthorized: handler },
+      routes: (app) => {
+        app.get('/admin', { preHandler: app.loginRequired }, async () => { ran++; return 'secret' })
+        app.get('/sudo', { preHandler: app.loginGuard({ fresh: true, onUnauthorized: handler }) }, async () => { ran++; return 'secret' })
+      }
+    })
+    t.after(() => app.close())
+    const anonymous = await app.inject('/admin')
+    assert.equal(anonymous.statusCode, 401, name)
+    assert.equal(anonymous.json().code, 'FST_LOGIN_REQUIRED', name)
+
+    const jar = createJar(app)
+    await jar.post('/login', { id: 1, fresh: false })
+    const stale = await jar.get('/sudo')
+    assert.equal(stale.statusCode, 401, name)
+    assert.equal(stale.json().code, 'FST_LOGIN_FRESH_REQUIRED', name)
+    assert.equal(ran, 0, name)
+  }
+})
+
+test('a guard called by hand returns a promise: it passes, rejects with the 401 error, or waits for the redirect', async (t) => {
+  const reached = []
+  const app = await buildApp({
+    login: { loginUrl: '/login' },
+    routes: (app) => app.get('/manual', async (request, reply) => {
+      await app.loginRequired(request, reply)
+      if (reply.sent) return reply
+      reached.push(request.user.username)
+      return { user: request.user.username }
+    })
+  })
+  t.after(() => app.close())
+  const jar = createJar(app)
+
+  const api = await jar.get('/manual')
+  assert.equal(api.statusCode, 401)
+  assert.equal(api.json().code, 'FST_LOGIN_REQUIRED')
+
+  const browser = await jar.get({ url: '/manual', headers: { accept: 'text/html' } })
+  assert.equal(browser.statusCode, 302)
+  assert.equal(browser.headers.location, '/login?next=%2Fmanual')
+
+  await jar.post('/login', { id: 1 })
+  const page = await jar.get('/manual')
+  assert.equal(page.statusCode, 200)
+  assert.deepEqual(page.json(), { user: 'user1' })
+  assert.deepEqual(reached, ['user1'])
+})
