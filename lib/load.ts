@@ -4,10 +4,9 @@ import { clearRememberCookie, rememberCookie, setRememberCookie } from './cookie
 import { callbackError } from './errors'
 import { isPromise } from './options'
 import { fingerprint } from './protection'
-import { versionDigest } from './remember'
 import {
-  FINGERPRINT, ID, REMEMBER, STALE, VERSION,
-  regenerate, removeLogin, sessionOf, storedUserId, type LoginSession
+  FINGERPRINT, REMEMBER, STALE, VERSION,
+  removeLogin, sessionOf, startLogin, storedUserId, versionOf, type LoginSession
 } from './session'
 import type { LoginUser, RememberRejectReason } from './types'
 
@@ -142,15 +141,10 @@ async function fromRemember (
   const currentVersion = versionOf(context, user)
   if (version !== currentVersion) return reject(context, request, reply, 'version')
 
-  let session = sessionOf(request)
+  const session = sessionOf(request)
   if (session !== undefined) {
-    // A restore is a login: new session id, and the cookie is not checked again while the session lasts.
-    session = await regenerate(request, session, options.keepSessionKeys)
-    session[ID] = id
-    session[STALE] = true
-    if (options.sessionProtection !== false) session[FINGERPRINT] = fingerprint(request)
-    if (options.authVersion !== undefined) session[VERSION] = currentVersion
-    session[REMEMBER] = lifetime
+    // A restore is a login, not fresh; the cookie is not checked again while the session lasts.
+    await startLogin(context, request, session, { id, version: currentVersion, stale: true, lifetime })
   }
   setUser(request, user, 'remember')
   const refresh = options.remember!.refresh
@@ -166,12 +160,6 @@ function reject (context: LoginContext, request: FastifyRequest, reply: FastifyR
   clearRememberCookie(context, reply)
   context.manager.emit('rememberRejected', request, reason)
   return false
-}
-
-/** Digest of the user's auth version, '' without the option. */
-export function versionOf (context: LoginContext, user: LoginUser): string {
-  const authVersion = context.options.authVersion
-  return authVersion === undefined ? '' : versionDigest(authVersion(user))
 }
 
 /** Matches request URLs under the excluded prefixes, on whole path segments. */

@@ -3,12 +3,11 @@ import { isUser, noStore, setUser, type LoginContext } from './context'
 import { clearRememberCookie, rememberCookie, setRememberCookie } from './cookie'
 import { checkMaxAge } from './options'
 import { LoginError } from './errors'
-import { versionOf } from './load'
 import { fingerprint } from './protection'
 import { isSafeRedirect, toLocation } from './redirect'
 import {
-  FINGERPRINT, ID, REMEMBER, STALE, VERSION,
-  appKeys, forget, regenerate, removeLogin, saveOrUndo, sessionOf, storedUserId, type LoginSession
+  FINGERPRINT, STALE,
+  appKeys, forget, regenerate, removeLogin, saveOrUndo, sessionOf, startLogin, storedUserId, versionOf, type LoginSession
 } from './session'
 import type { LoginOptions, LoginUser } from './types'
 
@@ -39,14 +38,11 @@ export function createReplyMethods (context: LoginContext) {
     const id = String(rawId)
 
     const request = this.request
-    const session = await regenerate(request, requireSession(this, 'loginUser'), options.keepSessionKeys)
     const version = versionOf(context, user)
-    session[ID] = id
-    if (!fresh) session[STALE] = true
-    if (options.sessionProtection !== false) session[FINGERPRINT] = fingerprint(request)
-    if (options.authVersion !== undefined) session[VERSION] = version
     const lifetime = maxAge ?? options.remember?.maxAge ?? 0
-    if (remember) session[REMEMBER] = lifetime
+    const session = await startLogin(context, request, requireSession(this, 'loginUser'), {
+      id, version, stale: !fresh, lifetime: remember ? lifetime : undefined
+    })
     await saveOrUndo(session, () => removeLogin(session))
     setUser(request, user, 'session')
 

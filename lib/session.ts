@@ -1,5 +1,9 @@
 import type { FastifyRequest } from 'fastify'
 import type {} from '@fastify/session'
+import type { LoginContext } from './context'
+import { fingerprint } from './protection'
+import { versionDigest } from './remember'
+import type { LoginUser } from './types'
 
 /** Session keys this plugin owns. Everything else in the session belongs to the app. */
 export const ID = '_login_id'
@@ -48,6 +52,31 @@ export function appKeys (session: LoginSession): string[] {
 export async function regenerate (request: FastifyRequest, session: LoginSession, keep: string[]): Promise<LoginSession> {
   await session.regenerate(keep)
   return sessionOf(request) as LoginSession
+}
+
+/** Digest of the user's auth version, '' without the option. */
+export function versionOf (context: LoginContext, user: LoginUser): string {
+  const authVersion = context.options.authVersion
+  return authVersion === undefined ? '' : versionDigest(authVersion(user))
+}
+
+/**
+ * Starts a login (loginUser, or a remember-me restore) in a new session: the old
+ * id is destroyed (fixation defence), only `keepSessionKeys` survive, and the login
+ * keys are written here and nowhere else. `lifetime` is set for a remembered login.
+ */
+export async function startLogin (
+  context: LoginContext, request: FastifyRequest, session: LoginSession,
+  login: { id: string, version: string, stale: boolean, lifetime: number | undefined }
+): Promise<LoginSession> {
+  const { options } = context
+  const started = await regenerate(request, session, options.keepSessionKeys)
+  started[ID] = login.id
+  if (login.stale) started[STALE] = true
+  if (options.sessionProtection !== false) started[FINGERPRINT] = fingerprint(request)
+  if (options.authVersion !== undefined) started[VERSION] = login.version
+  if (login.lifetime !== undefined) started[REMEMBER] = login.lifetime
+  return started
 }
 
 /**
