@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isUser, noStore, setUser, type LoginContext } from './context'
 import { clearRememberCookie, rememberCookie, setRememberCookie } from './cookie'
-import { callbackError } from './errors'
 import { isPromise } from './options'
 import { fingerprint } from './protection'
 import {
@@ -39,17 +38,14 @@ export function createLoadHook (context: LoginContext) {
       return
     }
 
-    let loaded: ReturnType<typeof options.appLoadUser>
+    let loaded: ReturnType<typeof options.loadUser>
     try {
-      loaded = options.appLoadUser(id, request)
+      loaded = options.loadUser(id, request)
     } catch (error) {
-      return done(callbackError('loadUser', error))
+      return done(error as Error)
     }
     if (isPromise(loaded)) {
-      loaded.then(
-        (user) => finishSession(context, request, reply, session as LoginSession, id, user, done),
-        (error) => done(callbackError('loadUser', error))
-      )
+      loaded.then((user) => finishSession(context, request, reply, session as LoginSession, id, user, done), done)
     } else {
       finishSession(context, request, reply, session as LoginSession, id, loaded, done)
     }

@@ -29,10 +29,8 @@ export interface ResolvedRemember {
 }
 
 export interface ResolvedOptions {
-  /** Errors come out as CallbackError. */
+  /** Errors come out as CallbackError; a sync answer stays sync. */
   loadUser: FastifyLoginOptions['loadUser']
-  /** The app's own loader, for the onRequest hook, which wraps its errors itself without an extra promise. */
-  appLoadUser: FastifyLoginOptions['loadUser']
   getUserId: (user: LoginUser) => string | number
   isActive: (user: LoginUser) => boolean
   authVersion: ((user: LoginUser) => string | number) | undefined
@@ -112,7 +110,6 @@ export function resolveOptions (options: FastifyLoginOptions): ResolvedOptions {
 
   return {
     loadUser: shieldAsync('loadUser', options.loadUser),
-    appLoadUser: options.loadUser,
     getUserId: shield('getUserId', optionalFunction(options.getUserId, 'getUserId')) ?? defaultGetUserId,
     isActive: shield('isActive', optionalFunction(options.isActive, 'isActive')) ?? defaultIsActive,
     authVersion: shield('authVersion', optionalFunction(options.authVersion, 'authVersion')),

@@ -13,7 +13,8 @@ function isAuthenticated (this: FastifyRequest): boolean {
 }
 
 function isFresh (this: FastifyRequest): boolean {
-  if (this.user === null || this.authenticatedBy === 'request') return false
+  // A user found by loadUserFromRequest has no login in the session, so is never fresh.
+  if (this.user === null) return false
   const session = sessionOf(this)
   return storedUserId(session) !== undefined && session![STALE] !== true
 }
