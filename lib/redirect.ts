@@ -37,11 +37,8 @@ function isSafePath (path: string): boolean {
   if (path.includes('\\') || CONTROL.test(path) || LONE_SURROGATE.test(path)) return false
   if (BAD_START.test(path)) return false
   // Unicode look-alikes (fullwidth solidus, etc.) that normalise to / or \.
-  if (path.normalize('NFKC') !== path) {
-    const normal = path.normalize('NFKC')
-    if (normal.includes('\\') || BAD_START.test(normal) || CONTROL.test(normal)) return false
-  }
-  return true
+  const normal = path.normalize('NFKC')
+  return normal === path || !(normal.includes('\\') || BAD_START.test(normal) || CONTROL.test(normal))
 }
 
 /** Percent-encodes what may not stand raw in a Location header, leaving existing escapes as they are. */
