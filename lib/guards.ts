@@ -1,14 +1,20 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import Negotiator from 'negotiator'
 import { buildLoginUrl, type LoginContext } from './context'
 import { FreshLoginRequiredError, LoginRequiredError } from './errors'
 import { checkGuardOptions } from './options'
 import type { GuardDone, GuardHandler, LoginGuard, LoginGuardOptions } from './types'
 
-/** A browser navigation: a GET or HEAD that accepts HTML. Only these are redirected. */
+// JSON first: a client that accepts anything (`*/*` alone, or no Accept) is an API client.
+const MEDIA_TYPES = ['application/json', 'text/html']
+
+/**
+ * A browser navigation: a GET or HEAD whose Accept header prefers HTML (q-values and
+ * case as HTTP means them). Only these are redirected. Runs on refused requests only.
+ */
 function isNavigation (request: FastifyRequest): boolean {
   if (request.method !== 'GET' && request.method !== 'HEAD') return false
-  const accept = request.headers.accept
-  return typeof accept === 'string' && accept.includes('text/html')
+  return new Negotiator(request.raw).mediaType(MEDIA_TYPES) === 'text/html'
 }
 
 /**
@@ -66,17 +72,24 @@ export function createGuard (context: LoginContext, guardOptions: LoginGuardOpti
     done: GuardDone,
     sent: () => void
   ): void {
-    const fail = (error: unknown): void => done(error instanceof Error ? error : new ErrorType())
     if (handler !== undefined) {
+      // Whether the handler started a response, even one still in the onSend hooks
+      // (an async session store saving): `reply.sent` only turns true once it ends.
+      const sending = watchSend(reply)
+      const settle = (error?: unknown): void => {
+        sending.stop()
+        if (sending.started || reply.sent) return sent()
+        done(error instanceof Error ? error : new ErrorType())
+      }
       let result: unknown
       try {
         result = handler(request, reply)
       } catch (error) {
-        return fail(error)
+        return settle(error)
       }
-      if (result === reply) return sent()
-      // A promise of the reply settles once the response is sent; a handler that sent nothing is refused.
-      Promise.resolve(result).then(() => (reply.sent ? sent() : done(new ErrorType())), fail)
+      if (result === reply) return settle()
+      // A handler that sent nothing is refused, whatever it returned or threw.
+      Promise.resolve(result).then(() => settle(), settle)
       return
     }
     if (url !== undefined && isNavigation(request)) {
@@ -88,3 +101,19 @@ export function createGuard (context: LoginContext, guardOptions: LoginGuardOpti
 }
 
 function noop (): void {}
+
+/** Notes a call of `reply.send` (which `redirect` and the rest go through) until `stop()`. */
+function watchSend (reply: FastifyReply): { started: boolean, stop (): void } {
+  const watch = {
+    started: false,
+    stop () {
+      delete (reply as { send?: unknown }).send
+    }
+  }
+  const send = reply.send
+  reply.send = function (this: FastifyReply, payload?: unknown) {
+    watch.started = true
+    return send.call(this, payload)
+  }
+  return watch
+}
