@@ -35,10 +35,39 @@ export function isSafeRedirect (url: unknown): url is string {
 function isSafePath (path: string): boolean {
   if (path.charCodeAt(0) !== 47 /* / */) return false
   if (path.includes('\\') || CONTROL.test(path) || LONE_SURROGATE.test(path)) return false
-  if (BAD_START.test(path)) return false
+  if (BAD_START.test(path) || resolvesToAnotherHost(path)) return false
   // Unicode look-alikes (fullwidth solidus, etc.) that normalise to / or \.
   const normal = path.normalize('NFKC')
-  return normal === path || !(normal.includes('\\') || BAD_START.test(normal) || CONTROL.test(normal))
+  return normal === path ||
+    !(normal.includes('\\') || BAD_START.test(normal) || CONTROL.test(normal) || resolvesToAnotherHost(normal))
+}
+
+/** A browser resolves `/.//evil.com` to the path `//evil.com`: one echo away from another host. */
+function resolvesToAnotherHost (path: string): boolean {
+  return path.includes('.') && BAD_START.test(removeDotSegments(pathPart(path)))
+}
+
+/** The path of a same-site URL: everything before its query or fragment. */
+function pathPart (url: string): string {
+  const end = url.search(/[?#]/)
+  return end === -1 ? url : url.slice(0, end)
+}
+
+/** RFC 3986 section 5.2.4: the path with its `.` and `..` segments resolved, as a browser does. */
+export function removeDotSegments (path: string): string {
+  const output: string[] = []
+  const segments = path.split('/')
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i]!
+    const last = i === segments.length - 1
+    if (segment === '.' || segment === '..') {
+      if (segment === '..' && output.length > 0) output.pop()
+      if (last) output.push('')
+    } else {
+      output.push(segment)
+    }
+  }
+  return '/' + output.join('/')
 }
 
 /** Percent-encodes what may not stand raw in a Location header, leaving existing escapes as they are. */
