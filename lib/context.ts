@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ResolvedOptions } from './options'
+import { callbackError } from './errors'
 import { withQueryParam } from './redirect'
 import { RememberCodec } from './remember'
 import type { AuthenticatedBy, LoginUser, RememberRejectReason, SessionProtection } from './types'
@@ -57,6 +58,19 @@ export function createContext (options: ResolvedOptions): LoginContext {
   }
 }
 
+/**
+ * Set on a request whose client does not match the login's fingerprint under
+ * 'basic' protection: that request is not fresh. Kept on the request, never
+ * written to the session.
+ */
+export const kSeenElsewhere = Symbol('fastify-login.seenElsewhere')
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    [kSeenElsewhere]: boolean
+  }
+}
+
 const kNoStore = Symbol('fastify-login.noStore')
 type MarkedReply = FastifyReply & { [kNoStore]?: true }
 
@@ -85,10 +99,19 @@ export function applyNoStore (request: FastifyRequest, reply: FastifyReply, payl
 
 /**
  * Only an object (or a function) is a user. A loader that answers `false`, `0` or
- * `''` found nobody: treating those as users would let them through the guards.
+ * `''` found nobody: treating those as users would let them through the guards. An
+ * array is nobody too (`[]` is what a query for a deleted user returns), and an
+ * Error is not a user either.
  */
 export function isUser (value: unknown): value is LoginUser {
-  return value !== null && (typeof value === 'object' || typeof value === 'function')
+  return value !== null && (typeof value === 'object' || typeof value === 'function') &&
+    !Array.isArray(value) && !(value instanceof Error)
+}
+
+/** A loader's answer as a user or nobody; a returned Error is a failure of the loader, like a throw. */
+export function toUser (answer: unknown, loader: string): LoginUser | null {
+  if (answer instanceof Error) throw callbackError(loader, answer)
+  return isUser(answer) ? answer : null
 }
 
 export function setUser (request: FastifyRequest, user: LoginUser | null, by: AuthenticatedBy | null): void {

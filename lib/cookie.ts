@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { noStore, type LoginContext } from './context'
+import { LoginError } from './errors'
 import type { ResolvedRemember } from './options'
 
 function attributes (remember: ResolvedRemember) {
@@ -14,21 +15,38 @@ function attributes (remember: ResolvedRemember) {
   }
 }
 
-/** The remember cookie the request carries, if remember-me is on. */
+/**
+ * The remember cookie the request carries, if remember-me is on. Only the request's
+ * own cookies: `constructor` or `__proto__` are valid cookie names too.
+ */
 export function rememberCookie (context: LoginContext, request: FastifyRequest): string | undefined {
   const remember = context.options.remember
-  return remember === undefined ? undefined : request.cookies?.[remember.cookieName]
+  const cookies = request.cookies
+  return remember === undefined || cookies == null || !Object.hasOwn(cookies, remember.cookieName)
+    ? undefined
+    : cookies[remember.cookieName]
 }
 
+/** Browsers keep at most 4096 bytes of a cookie's name and value. */
+export const MAX_COOKIE_BYTES = 4096
+
 /**
- * Issues the remember cookie for `id` until `expires` (ms since the epoch);
- * `lifetime` (ms) is what `refresh` will extend it by.
+ * The remember cookie's value for `id` until `expires` (ms since the epoch);
+ * `lifetime` (ms) is what `refresh` will extend it by. Throws when no browser would
+ * keep it: a login must not report a remember-me that cannot work.
  */
-export function setRememberCookie (
-  context: LoginContext, reply: FastifyReply, id: string, expires: number, lifetime: number, version: string
-): void {
-  const remember = context.options.remember as ResolvedRemember
+export function rememberValue (context: LoginContext, id: string, expires: number, lifetime: number, version: string): string {
   const value = context.codec!.encode(id, expires, lifetime, version)
+  const bytes = context.options.remember!.cookieName.length + 1 + encodeURIComponent(value).length
+  if (bytes > MAX_COOKIE_BYTES) {
+    throw new LoginError(`the remember cookie for this user id would take ${bytes} bytes, over the ${MAX_COOKIE_BYTES} bytes browsers keep: use shorter user ids (getUserId)`)
+  }
+  return value
+}
+
+/** Issues the remember cookie `value`, which expires at `expires` (ms since the epoch). */
+export function setRememberCookie (context: LoginContext, reply: FastifyReply, value: string, expires: number): void {
+  const remember = context.options.remember as ResolvedRemember
   reply.setCookie(remember.cookieName, value, {
     ...attributes(remember),
     maxAge: Math.max(1, Math.round((expires - Date.now()) / 1000)),

@@ -30,17 +30,30 @@ export const LoginError = createError(
 )
 
 /**
- * A user callback (loadUser, getUserId, authVersion...) threw. The response says only
- * which one; the original error, which may hold secrets, is the `cause`, for the
- * app's error handler and the logs.
+ * A user callback (loadUser, getUserId, authVersion...) threw, or answered something
+ * it may not. The response says only which one; the original error, which may hold
+ * secrets, is the `cause`, for the app's error handler and the logs.
  */
 export const CallbackError = createError(
   'FST_LOGIN_CALLBACK',
-  'fastify-login: %s failed',
+  'fastify-login: %s',
   500
 )
 
 /** What a failing user callback becomes: a CallbackError naming it, caused by the original. */
 export function callbackError (name: string, cause: unknown): Error {
-  return new CallbackError(name, { cause })
+  return new CallbackError(`${name} failed`, { cause })
+}
+
+/** A synchronous callback answered the wrong type (a Promise, an object...): it fails, never passes. */
+export function wrongAnswer (name: string, expected: string, answer: unknown): Error {
+  return new CallbackError(`${name} must return ${expected} synchronously, got ${describe(answer)}`)
+}
+
+function describe (value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof (value as { then?: unknown } | undefined)?.then === 'function') return 'a Promise'
+  const type = typeof value
+  return type === 'undefined' ? 'undefined' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`
 }

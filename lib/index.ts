@@ -39,7 +39,7 @@ declare module 'fastify' {
 
 export { plugin as fastifyLogin, plugin as default }
 export { isSafeRedirect } from './redirect'
-export { LoginRequiredError, FreshLoginRequiredError, OptionError, LoginError } from './errors'
+export { LoginRequiredError, FreshLoginRequiredError, OptionError, LoginError, CallbackError } from './errors'
 export { LoginManager, type LoginEvents } from './context'
 export type {
   AuthenticatedBy,

@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { isUser, noStore, setUser, type LoginContext } from './context'
-import { clearRememberCookie, rememberCookie, setRememberCookie } from './cookie'
+import { kSeenElsewhere, noStore, setUser, toUser, type LoginContext } from './context'
+import { clearRememberCookie, rememberCookie, rememberValue, setRememberCookie } from './cookie'
 import { isPromise } from './options'
 import { fingerprint } from './protection'
 import {
-  FINGERPRINT, REMEMBER, STALE, VERSION,
+  FINGERPRINT, VERSION,
   removeLogin, sessionOf, startLogin, storedUserId, versionOf, type LoginSession
 } from './session'
 import type { LoginUser, RememberRejectReason } from './types'
@@ -21,9 +21,9 @@ type Done = (error?: Error) => void
  * request with no login costs a property read or two and no promise, and a session
  * login with a sync loader none either.
  */
-export function createLoadHook (context: LoginContext) {
+export function createLoadHook (context: LoginContext, router: RouterMatching) {
   const { options } = context
-  const excluded = createExcludeMatcher(options.exclude)
+  const excluded = createExcludeMatcher(options.exclude, router)
 
   return function loadLoginUser (request: FastifyRequest, reply: FastifyReply, done: Done): void {
     if (excluded !== undefined && excluded(request.url)) return done()
@@ -75,8 +75,8 @@ async function afterSession (context: LoginContext, request: FastifyRequest, rep
 
   const loadUserFromRequest = context.options.loadUserFromRequest
   if (loadUserFromRequest !== undefined) {
-    const user = await loadUserFromRequest(request)
-    if (isUser(user)) {
+    const user = toUser(await loadUserFromRequest(request), 'loadUserFromRequest')
+    if (user !== null) {
       setUser(request, user, 'request')
       context.manager.emit('loadedFromRequest', request, user)
     }
@@ -89,7 +89,7 @@ function fromSession (
   loaded: LoginUser | null | undefined
 ): SessionOutcome {
   const { options } = context
-  const user = isUser(loaded) ? loaded : null
+  const user = toUser(loaded, 'loadUser')
   if (user === null || (options.authVersion !== undefined && session[VERSION] !== versionOf(context, user))) {
     // The user is gone or its credentials changed: drop the stale login so the loader is not asked again.
     removeLogin(session)
@@ -102,17 +102,46 @@ function fromSession (
       removeLogin(session)
       // Also when this request did not carry it: it may be scoped to another path.
       clearRememberCookie(context, reply)
+      // The session cookie is sent again: no shared cache may keep this response.
+      noStore(reply)
       return DONE
     }
-    if (session[STALE] !== true) session[STALE] = true
+    // 'basic': this request is not fresh. Nothing is written: a request that only
+    // reads a login must not save the session (it could outlive a logout).
+    request[kSeenElsewhere] = true
   }
 
   setUser(request, user, 'session')
-  const lifetime = session[REMEMBER]
-  if (options.remember?.refresh === true && typeof lifetime === 'number' && rememberCookie(context, request) !== undefined) {
-    setRememberCookie(context, reply, id, Date.now() + lifetime, lifetime, versionOf(context, user))
+  if (options.remember?.refresh === true) {
+    const cookie = rememberCookie(context, request)
+    if (cookie !== undefined) refreshRemember(context, request, reply, cookie, id, user)
   }
   return DONE
+}
+
+/**
+ * `refresh`: extends the request's remember cookie only when it is a valid one of
+ * this same user, unexpired and of the current auth version. Anything else under
+ * its name is rejected: a stolen session cookie must not become a remember cookie.
+ */
+function refreshRemember (context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string, id: string, user: LoginUser): void {
+  const decoded = context.codec!.decode(cookie, Date.now())
+  if (!decoded.ok) {
+    reject(context, request, reply, decoded.reason)
+    return
+  }
+  const { payload } = decoded
+  if (payload.id !== id) {
+    reject(context, request, reply, 'other-user')
+    return
+  }
+  const version = versionOf(context, user)
+  if (payload.version !== version) {
+    reject(context, request, reply, 'version')
+    return
+  }
+  const expires = Date.now() + payload.lifetime
+  setRememberCookie(context, reply, rememberValue(context, id, expires, payload.lifetime, version), expires)
 }
 
 /**
@@ -130,8 +159,7 @@ async function fromRemember (
   const { id, expires, lifetime, version, renew } = decoded.payload
   // A sound cookie for someone else than the stale session's user is left for the next request.
   if (stale !== undefined && stale.id !== id) return false
-  const loaded = stale === undefined ? await options.loadUser(id, request) : stale.user
-  const user = isUser(loaded) ? loaded : null
+  const user = stale === undefined ? toUser(await options.loadUser(id, request), 'loadUser') : stale.user
   if (user === null) return reject(context, request, reply, 'unknown-user')
   if (!options.isActive(user)) return reject(context, request, reply, 'inactive')
   const currentVersion = versionOf(context, user)
@@ -145,7 +173,8 @@ async function fromRemember (
   setUser(request, user, 'remember')
   const refresh = options.remember!.refresh
   if (renew || refresh) {
-    setRememberCookie(context, reply, id, refresh ? Date.now() + lifetime : expires, lifetime, currentVersion)
+    const until = refresh ? Date.now() + lifetime : expires
+    setRememberCookie(context, reply, rememberValue(context, id, until, lifetime, currentVersion), until)
   }
   noStore(reply)
   context.manager.emit('loadedFromRemember', request, user)
@@ -158,17 +187,48 @@ function reject (context: LoginContext, request: FastifyRequest, reply: FastifyR
   return false
 }
 
-/** Matches request URLs under the excluded prefixes, on whole path segments. */
-function createExcludeMatcher (prefixes: string[]): ((url: string) => boolean) | undefined {
+/** The router settings that decide which spellings of a path reach the same route. */
+export interface RouterMatching {
+  ignoreTrailingSlash: boolean
+  ignoreDuplicateSlashes: boolean
+  caseSensitive: boolean
+  useSemicolonDelimiter: boolean
+}
+
+/**
+ * Matches request URLs under the excluded prefixes, on whole path segments, as the
+ * router sees the path: percent-decoded the way find-my-way decodes it (an encoded
+ * `/` stays one character of a segment), and with the app's trailing-slash,
+ * duplicate-slash and case settings.
+ */
+function createExcludeMatcher (prefixes: string[], router: RouterMatching): ((url: string) => boolean) | undefined {
   if (prefixes.length === 0) return undefined
   if (prefixes.includes('/')) return () => true
-  const withSlash = prefixes.map((prefix) => prefix + '/')
+  const wanted = router.caseSensitive ? prefixes : prefixes.map((prefix) => prefix.toLowerCase())
+  const withSlash = wanted.map((prefix) => prefix + '/')
   return (url) => {
-    const query = url.indexOf('?')
-    const path = query === -1 ? url : url.slice(0, query)
-    for (let i = 0; i < prefixes.length; i++) {
-      if (path === prefixes[i] || path.startsWith(withSlash[i]!)) return true
+    const path = routerPath(url, router)
+    if (path === undefined) return false
+    for (let i = 0; i < wanted.length; i++) {
+      if (path === wanted[i] || path.startsWith(withSlash[i]!)) return true
     }
     return false
   }
+}
+
+/** The path the router matches for `url`; undefined when it cannot be decoded (the router refuses it too). */
+function routerPath (url: string, router: RouterMatching): string | undefined {
+  const end = router.useSemicolonDelimiter ? url.search(/[?;#]/) : url.search(/[?#]/)
+  let path = end === -1 ? url : url.slice(0, end)
+  if (path.includes('%')) {
+    try {
+      // decodeURI leaves the escapes of reserved characters (%2F, %3F...) alone, as the router does.
+      path = decodeURI(path)
+    } catch {
+      return undefined
+    }
+  }
+  if (router.ignoreDuplicateSlashes) path = path.replace(/\/{2,}/g, '/')
+  if (router.ignoreTrailingSlash && path.length > 1 && path.endsWith('/')) path = path.slice(0, -1)
+  return router.caseSensitive ? path : path.toLowerCase()
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import { isUser, noStore, setUser, type LoginContext } from './context'
-import { clearRememberCookie, rememberCookie, setRememberCookie } from './cookie'
+import { clearRememberCookie, rememberCookie, rememberValue, setRememberCookie } from './cookie'
 import { checkMaxAge } from './options'
 import { LoginError } from './errors'
 import { fingerprint } from './protection'
@@ -40,14 +40,17 @@ export function createReplyMethods (context: LoginContext) {
     const request = this.request
     const version = versionOf(context, user)
     const lifetime = maxAge ?? options.remember?.maxAge ?? 0
+    const expires = Date.now() + lifetime
+    // Before anything changes: a cookie no browser would keep fails the login.
+    const cookie = remember ? rememberValue(context, id, expires, lifetime, version) : undefined
     const session = await startLogin(context, request, requireSession(this, 'loginUser'), {
       id, version, stale: !fresh, lifetime: remember ? lifetime : undefined
     })
     await saveOrUndo(session, () => removeLogin(session))
     setUser(request, user, 'session')
 
-    if (remember) {
-      setRememberCookie(context, this, id, Date.now() + lifetime, lifetime, version)
+    if (cookie !== undefined) {
+      setRememberCookie(context, this, cookie, expires)
     } else {
       // Also when this request did not carry one: it may be scoped to another path,
       // or set earlier in this same reply by another loginUser.

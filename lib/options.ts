@@ -1,4 +1,4 @@
-import { callbackError, OptionError } from './errors'
+import { callbackError, OptionError, wrongAnswer } from './errors'
 import type {
   FastifyLoginOptions,
   GuardHandler,
@@ -31,7 +31,7 @@ export interface ResolvedRemember {
 export interface ResolvedOptions {
   /** Errors come out as CallbackError; a sync answer stays sync. */
   loadUser: FastifyLoginOptions['loadUser']
-  getUserId: (user: LoginUser) => string | number
+  getUserId: (user: LoginUser) => string | number | null | undefined
   isActive: (user: LoginUser) => boolean
   authVersion: ((user: LoginUser) => string | number) | undefined
   loadUserFromRequest: FastifyLoginOptions['loadUserFromRequest']
@@ -110,9 +110,9 @@ export function resolveOptions (options: FastifyLoginOptions): ResolvedOptions {
 
   return {
     loadUser: shieldAsync('loadUser', options.loadUser),
-    getUserId: shield('getUserId', optionalFunction(options.getUserId, 'getUserId')) ?? defaultGetUserId,
-    isActive: shield('isActive', optionalFunction(options.isActive, 'isActive')) ?? defaultIsActive,
-    authVersion: shield('authVersion', optionalFunction(options.authVersion, 'authVersion')),
+    getUserId: checked('getUserId', optionalFunction(options.getUserId, 'getUserId') ?? defaultGetUserId, isIdOrNothing, 'a string or a number'),
+    isActive: checked('isActive', optionalFunction(options.isActive, 'isActive') ?? defaultIsActive, isBoolean, 'a boolean'),
+    authVersion: optionalCallback('authVersion', options.authVersion, isVersion, 'a string or a number'),
     loadUserFromRequest: shieldAsync('loadUserFromRequest', optionalFunction(options.loadUserFromRequest, 'loadUserFromRequest')),
     loginUrl,
     refreshUrl: optionalString(options.refreshUrl, 'refreshUrl') ?? loginUrl,
@@ -185,15 +185,40 @@ function resolveRemember (remember: RememberOptions): ResolvedRemember {
  * "fastify-login: loadUser failed" (a 500): Fastify would otherwise put the error's
  * message, which may name a database or a token, in the response body.
  */
-function shield<A extends unknown[], R> (name: string, fn: ((...args: A) => R) | undefined): ((...args: A) => R) | undefined {
-  if (fn === undefined) return undefined
-  return (...args) => {
+
+/**
+ * For the synchronous callbacks: what they throw, and any answer of the wrong type
+ * (a Promise, an object), fails. A Promise would otherwise count as `true` for
+ * isActive and as one same "[object Promise]" for authVersion or getUserId.
+ */
+function checked<R> (name: string, fn: (user: LoginUser) => unknown, valid: (answer: unknown) => answer is R, expected: string): (user: LoginUser) => R {
+  return (user) => {
+    let answer: unknown
     try {
-      return fn(...args)
+      answer = fn(user)
     } catch (error) {
       throw callbackError(name, error)
     }
+    if (!valid(answer)) throw wrongAnswer(name, expected, answer)
+    return answer
   }
+}
+
+function optionalCallback<R> (name: string, fn: ((user: LoginUser) => unknown) | undefined, valid: (answer: unknown) => answer is R, expected: string): ((user: LoginUser) => R) | undefined {
+  return optionalFunction(fn, name) === undefined ? undefined : checked(name, fn!, valid, expected)
+}
+
+function isBoolean (answer: unknown): answer is boolean {
+  return typeof answer === 'boolean'
+}
+
+function isVersion (answer: unknown): answer is string | number {
+  return typeof answer === 'string' || (typeof answer === 'number' && Number.isFinite(answer))
+}
+
+/** getUserId may also answer null/undefined: loginUser reports that itself. */
+function isIdOrNothing (answer: unknown): answer is string | number | null | undefined {
+  return answer == null || isVersion(answer)
 }
 
 /** Like `shield`, for loaders that may answer with a promise; a sync answer stays sync. */
@@ -236,8 +261,8 @@ export function checkGuardOptions (options: LoginGuardOptions): LoginGuardOption
   return options
 }
 
-function defaultGetUserId (user: LoginUser): string | number {
-  return (user as { id?: string | number }).id as string | number
+function defaultGetUserId (user: LoginUser): unknown {
+  return (user as { id?: unknown }).id
 }
 
 function defaultIsActive (user: LoginUser): boolean {

@@ -115,3 +115,5 @@ export type RememberRejectReason =
   | 'version'
   | 'unknown-user'
   | 'inactive'
+  /** `refresh` found a valid cookie of another user than the session's. */
+  | 'other-user'

@@ -189,6 +189,40 @@ describe('remember_token fuzzing', () => {
     }
   })
 
+  test('with refresh on, a session login plus any generated value under the cookie name never gets a valid cookie back unless the value was one of its own user', async (t) => {
+    const refreshing = await buildApp({ login: { remember: { secret: REMEMBER_SECRET, refresh: true } } })
+    t.after(() => refreshing.close())
+    const login = await refreshing.inject({ method: 'POST', url: '/login', payload: { id: 1 } })
+    const session = setCookies(login).find((c) => c.name === 'sessionId').value
+    // Same secret: the cookies issued by the suite's app verify here too.
+    const own = new Set([cookie1, cookie1b])
+    const other = await refreshing.inject({ method: 'POST', url: '/login', payload: { id: 2, remember: true } })
+    const bases = [cookie1, cookie1b, cookie2, setCookies(other).find((c) => c.name === REMEMBER).value]
+
+    /** Who a remember cookie logs in, on its own. */
+    const owner = async (value) => (await refreshing.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${value}` } })).json().user?.id ?? null
+
+    await fc.assert(fc.asyncProperty(
+      fc.oneof(
+        fc.string({ maxLength: 200 }),
+        fc.tuple(fc.constantFrom(...bases), fc.array(mutationArb, { minLength: 0, maxLength: 2 }))
+          .map(([base, mutations]) => mutations.reduce((value, mutate) => mutate(value), base))
+      ),
+      async (value) => {
+        const res = await refreshing.inject({ url: '/me', headers: { cookie: `sessionId=${session}; ${REMEMBER}=${toHeaderValue(value)}` } })
+        assert.equal(res.statusCode, 200)
+        assert.equal(res.json().user?.id, 1, 'the session login stands')
+        const back = setCookies(res).filter((c) => c.name === REMEMBER && !isCleared(c))
+        if (own.has(value)) {
+          assert.equal(back.length, 1, 'its own valid cookie is extended')
+          assert.equal(await owner(back[0].value), 1)
+        } else {
+          assert.deepEqual(back, [], `nothing valid comes back for ${JSON.stringify(value)}`)
+        }
+      }
+    ), { numRuns: NUM_RUNS })
+  })
+
   test('across all runs the loader only received ids that were issued, as strings', () => {
     assert.ok(calls.length > 0, 'the valid cookies reached the loader')
     assert.deepEqual([...new Set(calls)].sort(), issuedIds, 'every issued id was loaded, nothing else')
