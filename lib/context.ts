@@ -1,67 +1,53 @@
-import { EventEmitter } from 'node:events'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { ResolvedOptions } from './options'
 import { callbackError } from './errors'
-import { withQueryParam } from './redirect'
+import { LoginManager } from './manager'
+import type { ResolvedOptions } from './options'
+import { Registry } from './registry'
 import { RememberCodec } from './remember'
-import type { AuthenticatedBy, LoginUser, RememberRejectReason, SessionProtection } from './types'
+import type { SessionAccess } from './session'
+import type { AuthenticatedBy, LoginUser } from './types'
 
-export interface LoginEvents {
-  login: [request: FastifyRequest, user: LoginUser]
-  logout: [request: FastifyRequest, user: LoginUser]
-  loginConfirmed: [request: FastifyRequest, user: LoginUser]
-  loadedFromRemember: [request: FastifyRequest, user: LoginUser]
-  loadedFromRequest: [request: FastifyRequest, user: LoginUser]
-  rememberRejected: [request: FastifyRequest, reason: RememberRejectReason]
-  unauthorized: [request: FastifyRequest]
-  needsRefresh: [request: FastifyRequest]
-  sessionProtected: [request: FastifyRequest, mode: Exclude<SessionProtection, false>]
-}
-
-/** `fastify.loginManager`: the plugin's events, and the login address builder. */
-export class LoginManager extends EventEmitter<LoginEvents> {
-  readonly #loginUrl: string | undefined
-  readonly #nextParam: string
-
-  constructor (loginUrl: string | undefined, nextParam: string) {
-    super()
-    this.#loginUrl = loginUrl
-    this.#nextParam = nextParam
-  }
-
-  /**
-   * The login page address, with `next` (percent-encoded) merged into its query.
-   * Throws when no `loginUrl` is configured.
-   */
-  loginUrl (next?: string): string {
-    if (this.#loginUrl === undefined) throw new Error('fastify-login: loginUrl is not configured')
-    return buildLoginUrl(this.#loginUrl, this.#nextParam, next)
-  }
-}
-
-export function buildLoginUrl (loginUrl: string, nextParam: string, next: string | undefined): string {
-  return next === undefined ? loginUrl : withQueryParam(loginUrl, nextParam, next)
-}
-
-/** Everything the hook, the reply methods and the guards share, built once at registration. */
+/** Everything the hook, the reply methods and the guards share, built once per registration. */
 export interface LoginContext {
   options: ResolvedOptions
   manager: LoginManager
+  /** The stateless remember cookie (without the registry). */
   codec: RememberCodec | undefined
+  /** The login registry, when `logins` is on. */
+  registry: Registry | undefined
+  sessions: SessionAccess
+  /** The session key of this registration's login state: `_<key>`. */
+  stateKey: string
+  /** The session key of the return address under `nextInSession`: `_<key>_next`. */
+  nextKey: string
+  /** The session keys of every registration of the app, which a login of one keeps for the others. */
+  allStateKeys: Set<string>
 }
 
-export function createContext (options: ResolvedOptions): LoginContext {
-  return {
+export function createContext (options: ResolvedOptions, sessions: SessionAccess, allStateKeys: Set<string>): LoginContext {
+  const registry = options.logins === undefined ? undefined : new Registry(options.logins, options.remember?.secrets)
+  const context: LoginContext = {
     options,
-    manager: new LoginManager(options.loginUrl, options.nextParam),
-    codec: options.remember ? new RememberCodec(options.remember.secrets) : undefined
+    manager: new LoginManager(options, registry),
+    codec: options.remember !== undefined && registry === undefined ? new RememberCodec(options.remember.secrets) : undefined,
+    registry,
+    sessions,
+    stateKey: stateKeyOf(options.key),
+    nextKey: `_${options.key}_next`,
+    allStateKeys
   }
+  allStateKeys.add(context.stateKey)
+  return context
+}
+
+export function stateKeyOf (key: string): string {
+  return `_${key}`
 }
 
 /**
- * Set on a request whose client does not match the login's fingerprint under
- * 'basic' protection: that request is not fresh. Kept on the request, never
- * written to the session.
+ * Per-request flags, on the request itself and never in the session: the
+ * session-protection hit of 'basic' (this request is not fresh), and whether the
+ * login is remembered.
  */
 export const kSeenElsewhere = Symbol('fastify-login.seenElsewhere')
 
@@ -114,7 +100,8 @@ export function toUser (answer: unknown, loader: string): LoginUser | null {
   return isUser(answer) ? answer : null
 }
 
-export function setUser (request: FastifyRequest, user: LoginUser | null, by: AuthenticatedBy | null): void {
+export function setUser (request: FastifyRequest, user: LoginUser | null, by: AuthenticatedBy | null, loginId: string | null = null): void {
   request.user = user
   request.authenticatedBy = by
+  request.loginId = loginId
 }

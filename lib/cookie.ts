@@ -31,12 +31,18 @@ export function rememberCookie (context: LoginContext, request: FastifyRequest):
 export const MAX_COOKIE_BYTES = 4096
 
 /**
- * The remember cookie's value for `id` until `expires` (ms since the epoch);
- * `lifetime` (ms) is what `refresh` will extend it by. Throws when no browser would
- * keep it: a login must not report a remember-me that cannot work.
+ * The stateless remember cookie's value for `id` until `expires` (ms since the
+ * epoch); `lifetime` (ms) is what `refresh` will extend it by.
  */
 export function rememberValue (context: LoginContext, id: string, expires: number, lifetime: number, version: string): string {
-  const value = context.codec!.encode(id, expires, lifetime, version)
+  return checkCookieSize(context, context.codec!.encode(id, expires, lifetime, version))
+}
+
+/**
+ * Throws when no browser would keep the remember cookie `value`: a login must not
+ * report a remember-me that cannot work.
+ */
+export function checkCookieSize (context: LoginContext, value: string): string {
   const bytes = context.options.remember!.cookieName.length + 1 + encodeURIComponent(value).length
   if (bytes > MAX_COOKIE_BYTES) {
     throw new LoginError(`the remember cookie for this user id would take ${bytes} bytes, over the ${MAX_COOKIE_BYTES} bytes browsers keep: use shorter user ids (getUserId)`)

@@ -1,7 +1,8 @@
 import * as crypto from 'node:crypto'
 
 /** One-shot hashing where Node has it (20.12+), the classic API before. */
-const sha256base64url: (text: string) => string = typeof crypto.hash === 'function'
+/** SHA-256 of `text`, base64url. */
+export const sha256: (text: string) => string = typeof crypto.hash === 'function'
   ? (text) => crypto.hash('sha256', text, 'base64url')
   : (text) => crypto.createHash('sha256').update(text).digest('base64url')
 
@@ -15,7 +16,7 @@ export function createDigest (limit = 1024): (text: string) => string {
   return (text) => {
     let digest = recent.get(text)
     if (digest === undefined) {
-      digest = sha256base64url(text).slice(0, 22)
+      digest = sha256(text).slice(0, 22)
       if (recent.size >= limit) recent.clear()
       recent.set(text, digest)
     }

@@ -22,6 +22,20 @@ export const OptionError = createError(
   TypeError
 )
 
+/** The plugin cannot work as registered (a missing session plugin, two logins that clash); the message says what to change. */
+export const SetupError = createError(
+  'FST_LOGIN_SETUP',
+  'fastify-login: %s',
+  500
+)
+
+/** The login registry's store failed (unreachable, timed out): the request fails closed. */
+export const StoreError = createError(
+  'FST_LOGIN_STORE',
+  'fastify-login: the login store failed',
+  500
+)
+
 /** `reply.loginUser()` was called in a way that cannot work. */
 export const LoginError = createError(
   'FST_LOGIN_INVALID',
@@ -39,6 +53,11 @@ export const CallbackError = createError(
   'fastify-login: %s',
   500
 )
+
+/** What a failing store call becomes: a StoreError (the store's own message stays out of the body), caused by it. */
+export function storeError (cause: unknown): Error {
+  return new StoreError({ cause })
+}
 
 /** What a failing user callback becomes: a CallbackError naming it, caused by the original. */
 export function callbackError (name: string, cause: unknown): Error {

@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Negotiator from 'negotiator'
-import { buildLoginUrl, type LoginContext } from './context'
+import type { LoginContext } from './context'
 import { FreshLoginRequiredError, LoginRequiredError } from './errors'
 import { checkGuardOptions } from './options'
+import { withQueryParam } from './redirect'
 import type { GuardDone, GuardHandler, LoginGuard, LoginGuardOptions } from './types'
 
 // JSON first: a client that accepts anything (`*/*` alone, or no Accept) is an API client.
@@ -17,6 +18,20 @@ function isNavigation (request: FastifyRequest): boolean {
   return new Negotiator(request.raw).mediaType(MEDIA_TYPES) === 'text/html'
 }
 
+/** A login or refresh page: its address, and its origin when it is on another site. */
+interface Page {
+  url: string
+  /** Set for an absolute URL: `next` is then the request's absolute URL, unless the origin is the request's own. */
+  origin: string | undefined
+  /** Flashed before redirecting there. */
+  message: string | undefined
+}
+
+function pageOf (url: string | undefined, message: string | undefined): Page | undefined {
+  if (url === undefined) return undefined
+  return { url, origin: url.startsWith('/') ? undefined : new URL(url).origin, message }
+}
+
 /**
  * Builds a `preHandler` guard. Anonymous requests (and stale ones, with `fresh`)
  * get the handler's response, else a redirect for browser navigations, else a 401 error.
@@ -25,8 +40,9 @@ export function createGuard (context: LoginContext, guardOptions: LoginGuardOpti
   const { options, manager } = context
   checkGuardOptions(guardOptions)
   const fresh = guardOptions.fresh === true
-  const loginUrl = guardOptions.loginUrl ?? options.loginUrl
-  const refreshUrl = guardOptions.loginUrl ?? options.refreshUrl
+  const respond = guardOptions.respond !== false
+  const loginPage = pageOf(guardOptions.loginUrl ?? options.loginUrl, options.loginMessage)
+  const refreshPage = pageOf(guardOptions.loginUrl ?? options.refreshUrl, options.refreshMessage)
   const onUnauthorized = guardOptions.onUnauthorized ?? options.onUnauthorized
   const onNeedsRefresh = guardOptions.onUnauthorized ?? options.onNeedsRefresh
 
@@ -49,11 +65,11 @@ export function createGuard (context: LoginContext, guardOptions: LoginGuardOpti
     if (options.exemptMethods.has(request.method)) return done()
     if (request.user === null) {
       manager.emit('unauthorized', request)
-      return refuse(request, reply, onUnauthorized, loginUrl, LoginRequiredError, done, sent)
+      return refuse(request, reply, onUnauthorized, loginPage, LoginRequiredError, done, sent)
     }
     if (fresh && !request.isFresh()) {
       manager.emit('needsRefresh', request)
-      return refuse(request, reply, onNeedsRefresh, refreshUrl, FreshLoginRequiredError, done, sent)
+      return refuse(request, reply, onNeedsRefresh, refreshPage, FreshLoginRequiredError, done, sent)
     }
     done()
   }
@@ -67,11 +83,13 @@ export function createGuard (context: LoginContext, guardOptions: LoginGuardOpti
     request: FastifyRequest,
     reply: FastifyReply,
     handler: GuardHandler | undefined,
-    url: string | undefined,
+    page: Page | undefined,
     ErrorType: new () => Error,
     done: GuardDone,
     sent: () => void
   ): void {
+    // As an @fastify/auth strategy: fail, and let @fastify/auth decide.
+    if (!respond) return done(new ErrorType())
     if (handler !== undefined) {
       // Whether the handler started a response, even one still in the onSend hooks
       // (an async session store saving): `reply.sent` only turns true once it ends.
@@ -92,15 +110,38 @@ export function createGuard (context: LoginContext, guardOptions: LoginGuardOpti
       Promise.resolve(result).then(() => settle(), settle)
       return
     }
-    if (url !== undefined && isNavigation(request)) {
-      reply.redirect(buildLoginUrl(url, options.nextParam, request.url))
+    if (page !== undefined && isNavigation(request)) {
+      reply.redirect(redirectTo(page, request))
       return sent()
     }
     done(new ErrorType())
   }
+
+  /** The address of the login page for this request, with its return address (in the query, or kept in the session). */
+  function redirectTo (page: Page, request: FastifyRequest): string {
+    const requestOrigin = page.origin === undefined ? undefined : `${request.protocol}://${request.host}`
+    const elsewhere = page.origin !== undefined && page.origin !== requestOrigin
+    // A sign-in site on another host needs the whole address to send the user back.
+    const next = elsewhere ? requestOrigin + request.url : request.url
+    if (page.message !== undefined) flash(request, page.message)
+    if (options.nextInSession && !elsewhere) {
+      const session = context.sessions.of(request)
+      if (session !== undefined) {
+        context.sessions.write(session, context.nextKey, next)
+        return page.url
+      }
+    }
+    return withQueryParam(page.url, options.nextParam, next)
+  }
 }
 
 function noop (): void {}
+
+/** `@fastify/flash`'s `request.flash(type, message)`, when it is registered. */
+function flash (request: FastifyRequest, message: string): void {
+  const flasher = (request as { flash?: (type: string, message: string) => unknown }).flash
+  if (typeof flasher === 'function') flasher.call(request, 'info', message)
+}
 
 /** Notes a call of `reply.send` (which `redirect` and the rest go through) until `stop()`. */
 function watchSend (reply: FastifyReply): { started: boolean, stop (): void } {

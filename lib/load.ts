@@ -1,19 +1,36 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { kSeenElsewhere, noStore, setUser, toUser, type LoginContext } from './context'
 import { clearRememberCookie, rememberCookie, rememberValue, setRememberCookie } from './cookie'
+import { newState, startLogin, versionOf } from './login'
 import { isPromise } from './options'
-import { fingerprint } from './protection'
-import {
-  FINGERPRINT, VERSION,
-  removeLogin, sessionOf, startLogin, storedUserId, versionOf, type LoginSession
-} from './session'
+import { fingerprintOf } from './protection'
+import type { Token } from './registry'
+import type { RememberSeries } from './stores/types'
+import { readState, type AnySession, type LoginState } from './session'
+import { ticketOf, testLogin, testing } from './ticket'
 import type { LoginUser, RememberRejectReason } from './types'
 
-/** What the session said: a user was set, or the login ended (protection), or it was stale. */
-const DONE = Symbol('done')
-type Stale = { id: string, user: LoginUser | null }
-type SessionOutcome = typeof DONE | Stale
 type Done = (error?: Error) => void
+
+/**
+ * A session login that no longer stands (its user is gone or its credentials
+ * changed): a remember cookie may still restore that same user, without asking the
+ * loader again.
+ */
+interface Stale {
+  id: string
+  user: LoginUser | null
+}
+
+/** What checking the session's login against its user decided. */
+const enum Outcome {
+  /** `request.user` is set, or the request stays anonymous: nothing more to do. */
+  Done,
+  /** The login ended ('strong' protection): end it in the registry too. */
+  Ended,
+  /** The login does not stand: try the remember cookie and `loadUserFromRequest`. */
+  Stale
+}
 
 /**
  * Builds the `onRequest` hook that sets `request.user`: from the session, else from
@@ -22,55 +39,133 @@ type Done = (error?: Error) => void
  * login with a sync loader none either.
  */
 export function createLoadHook (context: LoginContext, router: RouterMatching) {
-  const { options } = context
+  const { options, sessions, stateKey } = context
   const excluded = createExcludeMatcher(options.exclude, router)
+  const needsNoLogin = options.loadUserFromRequest === undefined && options.remember === undefined
 
   return function loadLoginUser (request: FastifyRequest, reply: FastifyReply, done: Done): void {
+    if (testing.enabled) {
+      const ticket = ticketOf(request)
+      if (ticket !== undefined) return testLogin(context, request, reply, ticket, done)
+    }
     if (excluded !== undefined && excluded(request.url)) return done()
-    const session = sessionOf(request)
-    const id = storedUserId(session)
-    if (id === undefined) {
-      if (options.loadUserFromRequest === undefined &&
-        (context.codec === undefined || rememberCookie(context, request) === undefined)) {
+    const session = sessions.of(request)
+    const state = readState(session, stateKey)
+    if (state === undefined) {
+      if (needsNoLogin || (options.loadUserFromRequest === undefined && rememberCookie(context, request) === undefined)) {
         return done()
       }
       afterSession(context, request, reply, undefined).then(() => done(), done)
       return
     }
+    if (context.registry !== undefined) {
+      fromRegistry(context, request, reply, session!, state).then(() => done(), done)
+      return
+    }
 
     let loaded: ReturnType<typeof options.loadUser>
     try {
-      loaded = options.loadUser(id, request)
+      loaded = options.loadUser(state.id, request)
     } catch (error) {
       return done(error as Error)
     }
     if (isPromise(loaded)) {
-      loaded.then((user) => finishSession(context, request, reply, session as LoginSession, id, user, done), done)
+      loaded.then((user) => finishSession(context, request, reply, session!, state, user, done), done)
     } else {
-      finishSession(context, request, reply, session as LoginSession, id, loaded, done)
+      finishSession(context, request, reply, session!, state, loaded, done)
     }
   }
 }
 
 function finishSession (
-  context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: LoginSession, id: string,
-  loaded: LoginUser | null | undefined, done: Done
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState,
+  loaded: unknown, done: Done
 ): void {
-  let outcome: SessionOutcome
+  let user: LoginUser | null
+  let outcome: Outcome
   try {
-    outcome = fromSession(context, request, reply, session, id, loaded)
+    user = toUser(loaded, 'loadUser')
+    outcome = fromSession(context, request, reply, session, state, user)
   } catch (error) {
     return done(error as Error)
   }
-  if (outcome === DONE) return done()
-  afterSession(context, request, reply, outcome).then(() => done(), done)
+  if (outcome !== Outcome.Stale) return done()
+  afterSession(context, request, reply, { id: state.id, user }).then(() => done(), done)
+}
+
+/** The login registry's path: the login's record must still stand, on every request. */
+async function fromRegistry (context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState): Promise<void> {
+  const registry = context.registry!
+  if (state.loginId === undefined || !await registry.stands(state.loginId, state.id)) {
+    // Revoked (here or on another instance), expired, or from before the registry.
+    removeLogin(context, request, session, 'revoked')
+    return afterSession(context, request, reply, undefined)
+  }
+  const user = toUser(await context.options.loadUser(state.id, request), 'loadUser')
+  const outcome = fromSession(context, request, reply, session, state, user)
+  if (outcome === Outcome.Ended) {
+    await registry.revoke(state.id, [state.loginId])
+  } else if (outcome === Outcome.Stale) {
+    await registry.revoke(state.id, [state.loginId])
+    return afterSession(context, request, reply, { id: state.id, user })
+  } else if (context.options.remember?.refresh === true && request.user !== null) {
+    const cookie = rememberCookie(context, request)
+    if (cookie !== undefined) await refreshToken(context, request, reply, cookie, state, request.user)
+  }
+}
+
+/** Checks the session's login against its loaded user; sets `request.user` when it stands. */
+function fromSession (
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState, user: LoginUser | null
+): Outcome {
+  const { options } = context
+  if (user === null || (options.authVersion !== undefined && state.version !== versionOf(context, user))) {
+    // The user is gone or its credentials changed: drop the stale login so the loader is not asked again.
+    removeLogin(context, request, session, user === null ? 'unknown-user' : 'version')
+    return Outcome.Stale
+  }
+
+  const protection = options.protection
+  if (protection !== undefined && state.fingerprint !== fingerprintOf(protection, request)) {
+    context.manager.emit('sessionProtected', request, protection.mode)
+    request.log.debug({ login: options.key, userId: state.id, mode: protection.mode }, 'fastify-login: session protection hit')
+    if (protection.mode === 'strong') {
+      removeLogin(context, request, session, undefined)
+      // Also when this request did not carry it: it may be scoped to another path.
+      clearRememberCookie(context, reply)
+      // The session cookie is sent again: no shared cache may keep this response.
+      noStore(reply)
+      return Outcome.Ended
+    }
+    // 'basic': this request is not fresh. Nothing is written: a request that only
+    // reads a login must not save the session (it could outlive a logout).
+    request[kSeenElsewhere] = true
+  }
+
+  setUser(request, user, 'session', state.loginId ?? null)
+  if (options.remember?.refresh === true && context.codec !== undefined) {
+    const cookie = rememberCookie(context, request)
+    if (cookie !== undefined) refreshCookie(context, request, reply, cookie, state.id, user)
+  }
+  return Outcome.Done
+}
+
+/** Takes this registration's login out of the session (a login change: the session is saved). */
+function removeLogin (context: LoginContext, request: FastifyRequest, session: AnySession, why: string | undefined): void {
+  context.sessions.write(session, context.stateKey, undefined)
+  if (why !== undefined) request.log.debug({ login: context.options.key, reason: why }, 'fastify-login: stale login removed from the session')
 }
 
 /** No session login stands: try the remember cookie, then `loadUserFromRequest`. */
 async function afterSession (context: LoginContext, request: FastifyRequest, reply: FastifyReply, stale: Stale | undefined): Promise<void> {
-  if (context.codec !== undefined) {
+  if (context.options.remember !== undefined) {
     const cookie = rememberCookie(context, request)
-    if (cookie !== undefined && await fromRemember(context, request, reply, cookie, stale)) return
+    if (cookie !== undefined) {
+      const restored = context.registry === undefined
+        ? await fromRemember(context, request, reply, cookie, stale)
+        : await fromToken(context, request, reply, cookie, stale)
+      if (restored) return
+    }
   }
 
   const loadUserFromRequest = context.options.loadUserFromRequest
@@ -83,71 +178,45 @@ async function afterSession (context: LoginContext, request: FastifyRequest, rep
   }
 }
 
-/** Checks the session's login against the loaded user; sets `request.user` when it stands. */
-function fromSession (
-  context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: LoginSession, id: string,
-  loaded: LoginUser | null | undefined
-): SessionOutcome {
-  const { options } = context
-  const user = toUser(loaded, 'loadUser')
-  if (user === null || (options.authVersion !== undefined && session[VERSION] !== versionOf(context, user))) {
-    // The user is gone or its credentials changed: drop the stale login so the loader is not asked again.
-    removeLogin(session)
-    return { id, user }
-  }
-
-  if (options.sessionProtection !== false && session[FINGERPRINT] !== fingerprint(request)) {
-    context.manager.emit('sessionProtected', request, options.sessionProtection)
-    if (options.sessionProtection === 'strong') {
-      removeLogin(session)
-      // Also when this request did not carry it: it may be scoped to another path.
-      clearRememberCookie(context, reply)
-      // The session cookie is sent again: no shared cache may keep this response.
-      noStore(reply)
-      return DONE
-    }
-    // 'basic': this request is not fresh. Nothing is written: a request that only
-    // reads a login must not save the session (it could outlive a logout).
-    request[kSeenElsewhere] = true
-  }
-
-  setUser(request, user, 'session')
-  if (options.remember?.refresh === true) {
-    const cookie = rememberCookie(context, request)
-    if (cookie !== undefined) refreshRemember(context, request, reply, cookie, id, user)
-  }
-  return DONE
-}
-
 /**
  * `refresh`: extends the request's remember cookie only when it is a valid one of
  * this same user, unexpired and of the current auth version. Anything else under
  * its name is rejected: a stolen session cookie must not become a remember cookie.
  */
-function refreshRemember (context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string, id: string, user: LoginUser): void {
+function refreshCookie (context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string, id: string, user: LoginUser): false | undefined {
   const decoded = context.codec!.decode(cookie, Date.now())
-  if (!decoded.ok) {
-    reject(context, request, reply, decoded.reason)
-    return
-  }
+  if (!decoded.ok) return reject(context, request, reply, decoded.reason)
   const { payload } = decoded
-  if (payload.id !== id) {
-    reject(context, request, reply, 'other-user')
-    return
-  }
+  if (payload.id !== id) return reject(context, request, reply, 'other-user')
   const version = versionOf(context, user)
-  if (payload.version !== version) {
-    reject(context, request, reply, 'version')
-    return
-  }
+  if (payload.version !== version) return reject(context, request, reply, 'version')
   const expires = Date.now() + payload.lifetime
   setRememberCookie(context, reply, rememberValue(context, id, expires, payload.lifetime, version), expires)
+  return undefined
+}
+
+/** `refresh` under the login registry: the token must be the current one of this login's series. */
+async function refreshToken (context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string, state: LoginState, user: LoginUser): Promise<false | undefined> {
+  const registry = context.registry!
+  const token = registry.parse(cookie)
+  if ('reason' in token) return reject(context, request, reply, token.reason)
+  const series = await registry.getSeries(token.selector)
+  const now = Date.now()
+  if (series === null) return reject(context, request, reply, 'revoked')
+  if (series.loginId !== state.loginId || series.userId !== state.id) return reject(context, request, reply, 'other-user')
+  if (!registry.isCurrent(series, token.validator)) return reject(context, request, reply, 'signature')
+  if (series.expiresAt <= now) return reject(context, request, reply, 'expired')
+  if (series.version !== versionOf(context, user)) return reject(context, request, reply, 'version')
+  const expiresAt = now + series.lifetime
+  await registry.extend(token.selector, expiresAt)
+  setRememberCookie(context, reply, cookie, expiresAt)
+  return undefined
 }
 
 /**
- * Logs the request in from its remember cookie. `stale` is the login the session
- * held but no longer stands (its user was loaded already): the cookie may only
- * restore that same user, without asking the loader a second time.
+ * Logs the request in from its stateless remember cookie. `stale` is the login the
+ * session held but no longer stands (its user was loaded already): the cookie may
+ * only restore that same user, without asking the loader a second time.
  */
 async function fromRemember (
   context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string, stale: Stale | undefined
@@ -165,24 +234,95 @@ async function fromRemember (
   const currentVersion = versionOf(context, user)
   if (version !== currentVersion) return reject(context, request, reply, 'version')
 
-  const session = sessionOf(request)
-  if (session !== undefined) {
-    // A restore is a login, not fresh; the cookie is not checked again while the session lasts.
-    await startLogin(context, request, session, { id, version: currentVersion, stale: true, lifetime })
-  }
-  setUser(request, user, 'remember')
+  await restore(context, request, user, id, currentVersion, lifetime, undefined)
   const refresh = options.remember!.refresh
   if (renew || refresh) {
     const until = refresh ? Date.now() + lifetime : expires
     setRememberCookie(context, reply, rememberValue(context, id, until, lifetime, currentVersion), until)
   }
-  noStore(reply)
-  context.manager.emit('loadedFromRemember', request, user)
+  restored(context, request, reply, user, id)
   return true
+}
+
+/**
+ * Logs the request in from its remember token (login registry): the token's series
+ * is rotated, a copied token is caught, parallel requests of one browser within the
+ * grace window share the rotation.
+ */
+async function fromToken (
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string, stale: Stale | undefined
+): Promise<boolean> {
+  const { options } = context
+  const registry = context.registry!
+  const token = registry.parse(cookie)
+  if ('reason' in token) return reject(context, request, reply, token.reason)
+  const series = await registry.getSeries(token.selector)
+  if (series === null) return reject(context, request, reply, 'revoked')
+  if (stale !== undefined && stale.id !== series.userId) return false
+  if (series.expiresAt <= Date.now()) return reject(context, request, reply, 'expired')
+  const user = stale === undefined ? toUser(await options.loadUser(series.userId, request), 'loadUser') : stale.user
+  if (user === null) return reject(context, request, reply, 'unknown-user')
+  if (!options.isActive(user)) return reject(context, request, reply, 'inactive')
+  const version = versionOf(context, user)
+  if (version !== series.version) {
+    // Credentials changed since: this series can never work again.
+    await registry.revoke(series.userId, [series.loginId])
+    return reject(context, request, reply, 'version')
+  }
+  return rotate(context, request, reply, token, user, series, version)
+}
+
+async function rotate (
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, token: Token, user: LoginUser, presented: RememberSeries, version: string
+): Promise<boolean> {
+  const registry = context.registry!
+  const userId = presented.userId
+  const { login } = registry.newLogin(request, userId, 'remember', undefined)
+  login.remembered = true
+  const { result, cookie } = registry.rotate(token, login, presented.expiresAt)
+  const rotation = await result
+  if (rotation.status === 'unknown') return reject(context, request, reply, 'revoked')
+  if (rotation.status === 'theft') {
+    request.log.warn({ login: context.options.key, userId }, 'fastify-login: a copied remember cookie was used; its login is revoked')
+    context.manager.emit('rememberTheft', request, userId)
+    return reject(context, request, reply, 'theft')
+  }
+  const { series } = rotation
+  const loginId = rotation.status === 'rotated' ? login.id : series.loginId
+  await restore(context, request, user, userId, version, series.lifetime, loginId)
+  if (rotation.status === 'rotated') {
+    let expiresAt = series.expiresAt
+    if (context.options.remember!.refresh) {
+      expiresAt = Date.now() + series.lifetime
+      await registry.extend(series.selector, expiresAt)
+    }
+    setRememberCookie(context, reply, cookie, expiresAt)
+  }
+  // Within the grace window the cookie is left alone: the request that rotated sets the new one.
+  restored(context, request, reply, user, userId)
+  return true
+}
+
+/** A restore is a login, not fresh; the cookie is not checked again while the session lasts. */
+async function restore (
+  context: LoginContext, request: FastifyRequest, user: LoginUser, id: string, version: string, lifetime: number, loginId: string | undefined
+): Promise<void> {
+  const session = context.sessions.of(request)
+  if (session !== undefined) {
+    await startLogin(context, request, session, newState(context, request, id, { version, stale: true, remember: lifetime, loginId }))
+  }
+  setUser(request, user, 'remember', loginId ?? null)
+}
+
+function restored (context: LoginContext, request: FastifyRequest, reply: FastifyReply, user: LoginUser, id: string): void {
+  noStore(reply)
+  request.log.debug({ login: context.options.key, userId: id }, 'fastify-login: restored from the remember cookie')
+  context.manager.emit('loadedFromRemember', request, user)
 }
 
 function reject (context: LoginContext, request: FastifyRequest, reply: FastifyReply, reason: RememberRejectReason): false {
   clearRememberCookie(context, reply)
+  request.log.debug({ login: context.options.key, reason }, 'fastify-login: remember cookie rejected')
   context.manager.emit('rememberRejected', request, reason)
   return false
 }

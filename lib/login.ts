@@ -1,114 +1,231 @@
-import type { FastifyReply } from 'fastify'
-import { isUser, noStore, setUser, type LoginContext } from './context'
-import { clearRememberCookie, rememberCookie, rememberValue, setRememberCookie } from './cookie'
-import { checkMaxAge } from './options'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { isUser, kSeenElsewhere, noStore, setUser, type LoginContext } from './context'
+import { checkCookieSize, clearRememberCookie, rememberCookie, rememberValue, setRememberCookie } from './cookie'
 import { LoginError } from './errors'
-import { fingerprint } from './protection'
-import { isSafeRedirect, toLocation } from './redirect'
-import {
-  FINGERPRINT, STALE,
-  appKeys, forget, regenerate, removeLogin, saveOrUndo, sessionOf, startLogin, storedUserId, versionOf, type LoginSession
-} from './session'
-import type { LoginOptions, LoginUser } from './types'
+import { checkMaxAge } from './options'
+import { fingerprintOf } from './protection'
+import { versionDigest } from './remember'
+import { isSafeRedirect, isAllowedAbsolute, toLocation } from './redirect'
+import { readState, type AnySession, type LoginState } from './session'
+import type { LoginMethod } from './stores/types'
+import type { LoginOptions, LoginUser, LogoutOptions } from './types'
 
-function requireSession (reply: FastifyReply, what: string): LoginSession {
-  const session = sessionOf(reply.request)
+/** The session of a request that must have one; the error says how to give it one. */
+export function requireSession (context: LoginContext, request: FastifyRequest, what: string): AnySession {
+  const session = context.sessions.of(request)
   if (session === undefined) {
-    throw new LoginError(`${what} needs a session: register @fastify/session, and call it under the session cookie's path`)
+    throw new LoginError(`${what} needs a session: register ${context.sessions.name}, and call it under the session cookie's path`)
   }
   return session
 }
 
-/** The reply methods, bound to one plugin registration. */
-export function createReplyMethods (context: LoginContext) {
-  const { options, manager } = context
+/** Digest of the user's auth version, '' without the option. */
+export function versionOf (context: LoginContext, user: LoginUser): string {
+  const authVersion = context.options.authVersion
+  return authVersion === undefined ? '' : versionDigest(authVersion(user))
+}
 
-  async function loginUser (this: FastifyReply, user: LoginUser, loginOptions: LoginOptions = {}): Promise<boolean> {
-    const { remember = false, maxAge, fresh = true, force = false } = loginOptions
-    if (remember && options.remember === undefined) {
-      throw new LoginError('loginUser({ remember: true }) needs the remember option to be configured')
-    }
-    if (maxAge !== undefined && !checkMaxAge(maxAge)) {
-      throw new LoginError('loginUser maxAge must be a positive integer number of milliseconds, at most 400 days')
-    }
-    if (!isUser(user)) throw new LoginError('loginUser needs a user object')
-    if (!force && !options.isActive(user)) return false
-    const rawId = options.getUserId(user)
-    if (rawId == null) throw new LoginError('getUserId returned null or undefined for the user')
-    const id = String(rawId)
+/**
+ * The session keys a new login's session keeps: `keepSessionKeys`, the return
+ * address (for `redirectAfterLogin`), and the other logins of the app.
+ */
+function keysToKeep (context: LoginContext, session: AnySession): string[] {
+  const keep = [...context.options.keepSessionKeys]
+  for (const key of context.sessions.keys(session)) {
+    if (key !== context.stateKey && isLoginKey(context, key) && !keep.includes(key)) keep.push(key)
+  }
+  return keep
+}
 
-    const request = this.request
-    const version = versionOf(context, user)
-    const lifetime = maxAge ?? options.remember?.maxAge ?? 0
-    const expires = Date.now() + lifetime
-    // Before anything changes: a cookie no browser would keep fails the login.
-    const cookie = remember ? rememberValue(context, id, expires, lifetime, version) : undefined
-    const session = await startLogin(context, request, requireSession(this, 'loginUser'), {
-      id, version, stale: !fresh, lifetime: remember ? lifetime : undefined
-    })
-    await saveOrUndo(session, () => removeLogin(session))
-    setUser(request, user, 'session')
+/** A key of some registration of the app: `_<key>` or `_<key>_next`. */
+function isLoginKey (context: LoginContext, key: string): boolean {
+  return context.allStateKeys.has(key) || (key.endsWith('_next') && context.allStateKeys.has(key.slice(0, -5)))
+}
 
-    if (cookie !== undefined) {
-      setRememberCookie(context, this, cookie, expires)
-    } else {
-      // Also when this request did not carry one: it may be scoped to another path,
-      // or set earlier in this same reply by another loginUser.
-      clearRememberCookie(context, this)
-    }
-    noStore(this)
-    manager.emit('login', request, user)
-    return true
+/** The app's keys in the session: everything but this registration's own. */
+function appKeys (context: LoginContext, session: AnySession): string[] {
+  return context.sessions.keys(session).filter((key) => key !== context.stateKey && key !== context.nextKey)
+}
+
+/**
+ * Starts a login (loginUser, a remember-me restore, a test login) in a new session:
+ * the old id is destroyed (fixation defence), only `keepSessionKeys` and the app's
+ * other logins survive, and the login state is written here and nowhere else.
+ */
+export async function startLogin (context: LoginContext, request: FastifyRequest, session: AnySession, state: LoginState): Promise<AnySession> {
+  const started = await context.sessions.regenerate(request, session, keysToKeep(context, session))
+  context.sessions.write(started, context.stateKey, state)
+  return started
+}
+
+/** The login state of a new login of user `id`, made from this request. */
+export function newState (
+  context: LoginContext, request: FastifyRequest, id: string,
+  login: { version: string, stale: boolean, remember: number | undefined, loginId: string | undefined }
+): LoginState {
+  const { protection, authVersion } = context.options
+  const state: LoginState = { id }
+  if (login.stale) state.stale = true
+  if (protection !== undefined) state.fingerprint = fingerprintOf(protection, request)
+  if (authVersion !== undefined) state.version = login.version
+  if (login.remember !== undefined) state.remember = login.remember
+  if (login.loginId !== undefined) state.loginId = login.loginId
+  return state
+}
+
+/**
+ * Writes a login change to the store now, before any cookie is set. If the store
+ * fails, `undo` takes the change out again and the error is thrown: @fastify/session
+ * retries its save for the error response, and that retry must not store a change
+ * the client was told failed.
+ */
+export async function saveOrUndo (context: LoginContext, session: AnySession, undo: () => void): Promise<void> {
+  try {
+    await context.sessions.save(session)
+  } catch (error) {
+    undo()
+    throw error
+  }
+}
+
+export interface LogInOptions extends LoginOptions {
+  method: LoginMethod
+}
+
+/** `reply.loginUser()`, and the test helper's login: resolves false for an inactive user. */
+export async function logIn (context: LoginContext, reply: FastifyReply, user: LoginUser, loginOptions: LogInOptions): Promise<boolean> {
+  const { options, registry } = context
+  const { remember = false, maxAge, fresh = true, force = false, method } = loginOptions
+  if (remember && options.remember === undefined) {
+    throw new LoginError('loginUser({ remember: true }) needs the remember option to be configured')
+  }
+  if (maxAge !== undefined && !checkMaxAge(maxAge)) {
+    throw new LoginError('loginUser maxAge must be a positive integer number of milliseconds, at most 400 days')
+  }
+  if (!isUser(user)) throw new LoginError('loginUser needs a user object')
+  if (!force && !options.isActive(user)) return false
+  const rawId = options.getUserId(user)
+  if (rawId == null) throw new LoginError('getUserId returned null or undefined for the user')
+  const id = String(rawId)
+
+  const request = reply.request
+  const session = requireSession(context, request, 'loginUser')
+  const version = versionOf(context, user)
+  const lifetime = maxAge ?? options.remember?.maxAge ?? 0
+  const expiresAt = Date.now() + lifetime
+  const previous = readState(session, context.stateKey)
+
+  // Everything that can fail before anything changes: a cookie no browser would
+  // keep, the registry's record of the new login.
+  let cookie: string | undefined
+  let loginId: string | undefined
+  if (registry !== undefined) {
+    const made = registry.newLogin(request, id, method, remember ? { expiresAt, lifetime, version } : undefined)
+    cookie = made.cookie === undefined ? undefined : checkCookieSize(context, made.cookie)
+    // The login this session held (another user's, or an earlier one) ends here.
+    if (previous?.loginId !== undefined) await registry.revoke(previous.id, [previous.loginId])
+    await registry.create(made.login, made.series)
+    loginId = made.login.id
+  } else if (remember) {
+    cookie = rememberValue(context, id, expiresAt, lifetime, version)
   }
 
-  async function logoutUser (this: FastifyReply): Promise<void> {
+  const state = newState(context, request, id, { version, stale: !fresh, remember: remember ? lifetime : undefined, loginId })
+  const started = await startLogin(context, request, session, state)
+  try {
+    await saveOrUndo(context, started, () => context.sessions.write(started, context.stateKey, undefined))
+  } catch (error) {
+    if (registry !== undefined && loginId !== undefined) await registry.revoke(id, [loginId]).catch(() => {})
+    throw error
+  }
+  setUser(request, user, 'session', loginId ?? null)
+
+  if (cookie !== undefined) {
+    setRememberCookie(context, reply, cookie, expiresAt)
+  } else {
+    // Also when this request did not carry one: it may be scoped to another path,
+    // or set earlier in this same reply by another loginUser.
+    clearRememberCookie(context, reply)
+  }
+  noStore(reply)
+  request.log.debug({ login: options.key, userId: id, method, remember }, 'fastify-login: logged in')
+  context.manager.emit('login', request, user)
+  return true
+}
+
+/** The reply methods, bound to one plugin registration. */
+export function createReplyMethods (context: LoginContext) {
+  const { options, manager, registry, sessions } = context
+
+  function loginUser (this: FastifyReply, user: LoginUser, loginOptions: LoginOptions = {}): Promise<boolean> {
+    return logIn(context, this, user, { ...loginOptions, method: 'credentials' })
+  }
+
+  async function logoutUser (this: FastifyReply, logoutOptions: LogoutOptions = {}): Promise<void> {
+    const everywhere = logoutOptions.everywhere === true
+    if (everywhere && registry === undefined) {
+      throw new LoginError('logoutUser({ everywhere: true }) needs the login registry: set the logins option')
+    }
     const request = this.request
-    const session = sessionOf(request)
-    const id = storedUserId(session)
+    const session = sessions.of(request)
+    const state = readState(session, context.stateKey)
     let user = request.user
     const hasCookie = rememberCookie(context, request) !== undefined
-    if (user === null && id === undefined && !hasCookie) return
-    if (session === undefined && request.authenticatedBy !== 'request') requireSession(this, 'logoutUser')
-    if (user === null && id !== undefined) {
+    if (user === null && state === undefined && !hasCookie) return
+    if (session === undefined && request.authenticatedBy !== 'request') requireSession(context, request, 'logoutUser')
+    if (user === null && state !== undefined) {
       // Under an `exclude` prefix no user was loaded; the logout event still names who left.
-      const loaded = await options.loadUser(id, request)
+      const loaded = await options.loadUser(state.id, request)
       if (isUser(loaded)) user = loaded
     }
 
-    if (session !== undefined && id !== undefined) {
-      const keep = appKeys(session)
-      const fresh = await regenerate(request, session, keep)
-      if (keep.length === 0) await forget(request, fresh)
+    if (registry !== undefined && state !== undefined) {
+      if (everywhere) await registry.revokeAll(state.id, null)
+      else if (state.loginId !== undefined) await registry.revoke(state.id, [state.loginId])
+    }
+    if (session !== undefined && state !== undefined) {
+      const keep = appKeys(context, session)
+      const fresh = await sessions.regenerate(request, session, keep)
+      if (keep.length === 0) await sessions.forget(request, fresh)
     }
     // Also when this request did not carry it: it may be scoped to another path.
     clearRememberCookie(context, this)
     setUser(request, null, null)
     noStore(this)
+    request.log.debug({ login: options.key, userId: state?.id, everywhere }, 'fastify-login: logged out')
     if (user !== null) manager.emit('logout', request, user)
   }
 
   async function confirmLogin (this: FastifyReply): Promise<void> {
     const request = this.request
-    const session = requireSession(this, 'confirmLogin')
+    const session = requireSession(context, request, 'confirmLogin')
     const user = request.user
-    if (user === null || storedUserId(session) === undefined) {
+    const state = readState(session, context.stateKey)
+    if (user === null || state === undefined) {
       throw new LoginError('confirmLogin needs a user logged in through the session')
     }
-    const confirmed = await regenerate(request, session, Object.keys(session).filter((key) => key !== 'cookie'))
-    const before = { stale: confirmed[STALE], fingerprint: confirmed[FINGERPRINT] }
-    delete confirmed[STALE]
-    if (options.sessionProtection !== false) confirmed[FINGERPRINT] = fingerprint(request)
-    await saveOrUndo(confirmed, () => {
-      if (before.stale !== undefined) confirmed[STALE] = before.stale
-      confirmed[FINGERPRINT] = before.fingerprint
-    })
+    const confirmed = await sessions.regenerate(request, session, sessions.keys(session))
+    const { stale, fingerprint, ...rest } = state
+    const fresh: LoginState = options.protection === undefined ? rest : { ...rest, fingerprint: fingerprintOf(options.protection, request) }
+    sessions.write(confirmed, context.stateKey, fresh)
+    await saveOrUndo(context, confirmed, () => sessions.write(confirmed, context.stateKey, state))
+    // This request's client is now the login's: an earlier 'basic' hit no longer applies.
+    request[kSeenElsewhere] = false
     noStore(this)
     manager.emit('loginConfirmed', request, user)
   }
 
   function redirectAfterLogin (this: FastifyReply, fallback = '/'): FastifyReply {
-    const next = nextFrom(this.request.query, options.nextParam) ?? nextFrom(this.request.body, options.nextParam)
-    return this.redirect(toLocation(isSafeRedirect(next) ? next : fallback))
+    const request = this.request
+    let next = nextFrom(request.query, options.nextParam) ?? nextFrom(request.body, options.nextParam)
+    if (options.nextInSession) {
+      const session = sessions.of(request)
+      const stored = session?.[context.nextKey]
+      if (session !== undefined && stored !== undefined) sessions.write(session, context.nextKey, undefined)
+      next ??= stored
+    }
+    const safe = isSafeRedirect(next) || (options.allowedRedirectOrigins.size > 0 && isAllowedAbsolute(next, options.allowedRedirectOrigins))
+    return this.redirect(toLocation(safe ? next as string : fallback))
   }
 
   return { loginUser, logoutUser, confirmLogin, redirectAfterLogin }

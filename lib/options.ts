@@ -1,13 +1,17 @@
 import { callbackError, OptionError, wrongAnswer } from './errors'
+import { MemoryLoginStore } from './stores/memory'
+import type { LoginStore } from './stores/types'
 import type {
   FastifyLoginOptions,
   GuardHandler,
   LoginGuardOptions,
+  LoginsOptions,
   LoginUser,
+  ProtectionMode,
   RememberOptions,
-  SameSite,
-  SessionProtection
+  SameSite
 } from './types'
+import type { FastifyRequest } from 'fastify'
 
 export const DEFAULT_REMEMBER_MAX_AGE = 30 * 24 * 60 * 60 * 1000
 /** Browsers keep no cookie longer than 400 days (RFC 6265bis). */
@@ -28,6 +32,18 @@ export interface ResolvedRemember {
   refresh: boolean
 }
 
+export interface ResolvedProtection {
+  mode: ProtectionMode
+  /** Set for a custom fingerprint: what it covers. Checked to answer a string. */
+  fingerprint: ((request: FastifyRequest) => string) | undefined
+}
+
+export interface ResolvedLogins {
+  store: LoginStore
+  graceMs: number
+  idleTimeout: number
+}
+
 export interface ResolvedOptions {
   /** Errors come out as CallbackError; a sync answer stays sync. */
   loadUser: FastifyLoginOptions['loadUser']
@@ -35,11 +51,19 @@ export interface ResolvedOptions {
   isActive: (user: LoginUser) => boolean
   authVersion: ((user: LoginUser) => string | number) | undefined
   loadUserFromRequest: FastifyLoginOptions['loadUserFromRequest']
+  key: string
   loginUrl: string | undefined
   refreshUrl: string | undefined
   nextParam: string
-  sessionProtection: SessionProtection
+  nextInSession: boolean
+  /** Origins, normalised (`https://app.example.com`). */
+  allowedRedirectOrigins: Set<string>
+  loginMessage: string | undefined
+  refreshMessage: string | undefined
+  /** undefined: off. */
+  protection: ResolvedProtection | undefined
   remember: ResolvedRemember | undefined
+  logins: ResolvedLogins | undefined
   keepSessionKeys: string[]
   exclude: string[]
   exemptMethods: Set<string>
@@ -48,10 +72,18 @@ export interface ResolvedOptions {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'loadUser', 'getUserId', 'isActive', 'authVersion', 'loadUserFromRequest', 'loginUrl',
-  'refreshUrl', 'nextParam', 'sessionProtection', 'remember', 'keepSessionKeys', 'exclude',
-  'exemptMethods', 'onUnauthorized', 'onNeedsRefresh'
+  'loadUser', 'getUserId', 'isActive', 'authVersion', 'loadUserFromRequest', 'key', 'loginUrl',
+  'refreshUrl', 'nextParam', 'nextInSession', 'allowedRedirectOrigins', 'loginMessage', 'refreshMessage',
+  'sessionProtection', 'remember', 'keepSessionKeys', 'exclude', 'exemptMethods', 'onUnauthorized',
+  'onNeedsRefresh', 'logins'
 ])
+const KNOWN_LOGINS_OPTIONS = new Set(['store', 'graceMs', 'idleTimeout'])
+const KNOWN_PROTECTION_OPTIONS = new Set(['mode', 'fingerprint'])
+// A key names session keys (`_<key>`): plain word characters, starting with a letter.
+const KEY = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
+const DEFAULT_GRACE_MS = 5000
+const DEFAULT_IDLE_TIMEOUT = 30 * 24 * 60 * 60 * 1000
+const STORE_METHODS = ['createLogin', 'getLogin', 'touchLogin', 'listLogins', 'deleteLogins', 'getSeries', 'rotateSeries', 'extendSeries'] as const
 const KNOWN_REMEMBER_OPTIONS = new Set([
   'secret', 'cookieName', 'maxAge', 'path', 'domain', 'secure', 'httpOnly', 'sameSite', 'refresh'
 ])
@@ -97,12 +129,10 @@ export function resolveOptions (options: FastifyLoginOptions): ResolvedOptions {
   checkUnknown(options, KNOWN_OPTIONS, '')
   if (typeof options.loadUser !== 'function') fail('loadUser is required and must be a function')
 
-  const sessionProtection = options.sessionProtection ?? 'basic'
-  if (sessionProtection !== 'basic' && sessionProtection !== 'strong' && sessionProtection !== false) {
-    fail(`sessionProtection must be 'basic', 'strong' or false, got ${JSON.stringify(sessionProtection)}`)
-  }
+  const key = optionalString(options.key, 'key') ?? 'login'
+  if (!KEY.test(key)) fail(`key must be a word of letters, digits, '_' or '-' starting with a letter, got ${JSON.stringify(key)}`)
 
-  const loginUrl = optionalString(options.loginUrl, 'loginUrl')
+  const loginUrl = checkUrl(optionalString(options.loginUrl, 'loginUrl'), 'loginUrl')
   const exclude = stringList(options.exclude, 'exclude', []).map((prefix) => {
     if (!prefix.startsWith('/')) fail(`exclude entries must be paths starting with '/', got ${JSON.stringify(prefix)}`)
     return prefix.length > 1 && prefix.endsWith('/') ? prefix.slice(0, -1) : prefix
@@ -114,17 +144,86 @@ export function resolveOptions (options: FastifyLoginOptions): ResolvedOptions {
     isActive: checked('isActive', optionalFunction(options.isActive, 'isActive') ?? defaultIsActive, isBoolean, 'a boolean'),
     authVersion: optionalCallback('authVersion', options.authVersion, isVersion, 'a string or a number'),
     loadUserFromRequest: shieldAsync('loadUserFromRequest', optionalFunction(options.loadUserFromRequest, 'loadUserFromRequest')),
+    key,
     loginUrl,
-    refreshUrl: optionalString(options.refreshUrl, 'refreshUrl') ?? loginUrl,
+    refreshUrl: checkUrl(optionalString(options.refreshUrl, 'refreshUrl'), 'refreshUrl') ?? loginUrl,
     nextParam: optionalString(options.nextParam, 'nextParam') ?? 'next',
-    sessionProtection,
+    nextInSession: boolOption(options.nextInSession, 'nextInSession', false),
+    allowedRedirectOrigins: new Set(stringList(options.allowedRedirectOrigins, 'allowedRedirectOrigins', []).map(toOrigin)),
+    loginMessage: optionalString(options.loginMessage, 'loginMessage'),
+    refreshMessage: optionalString(options.refreshMessage, 'refreshMessage'),
+    protection: resolveProtection(options.sessionProtection),
     remember: options.remember === undefined ? undefined : resolveRemember(options.remember),
+    logins: resolveLogins(options.logins),
     keepSessionKeys: stringList(options.keepSessionKeys, 'keepSessionKeys', []),
     exclude,
     exemptMethods: new Set(stringList(options.exemptMethods, 'exemptMethods', ['OPTIONS']).map((m) => m.toUpperCase())),
     onUnauthorized: optionalFunction(options.onUnauthorized, 'onUnauthorized'),
     onNeedsRefresh: optionalFunction(options.onNeedsRefresh, 'onNeedsRefresh')
   }
+}
+
+function resolveProtection (protection: FastifyLoginOptions['sessionProtection']): ResolvedProtection | undefined {
+  if (protection === false) return undefined
+  if (protection === undefined || protection === 'basic' || protection === 'strong') {
+    return { mode: protection ?? 'basic', fingerprint: undefined }
+  }
+  if (protection === null || typeof protection !== 'object') {
+    fail(`sessionProtection must be 'basic', 'strong', false or { mode, fingerprint }, got ${JSON.stringify(protection)}`)
+  }
+  checkUnknown(protection, KNOWN_PROTECTION_OPTIONS, 'sessionProtection.')
+  if (protection.mode !== 'basic' && protection.mode !== 'strong') {
+    fail(`sessionProtection.mode must be 'basic' or 'strong', got ${JSON.stringify(protection.mode)}`)
+  }
+  if (typeof protection.fingerprint !== 'function') fail('sessionProtection.fingerprint must be a function')
+  return {
+    mode: protection.mode,
+    fingerprint: checked('sessionProtection.fingerprint', protection.fingerprint as (request: unknown) => unknown, isString, 'a string')
+  }
+}
+
+function resolveLogins (logins: FastifyLoginOptions['logins']): ResolvedLogins | undefined {
+  if (logins === undefined || logins === false) return undefined
+  const given: LoginsOptions = logins === true ? {} : logins
+  if (given === null || typeof given !== 'object') fail('logins must be true, false or { store, graceMs, idleTimeout }')
+  checkUnknown(given, KNOWN_LOGINS_OPTIONS, 'logins.')
+  const store = given.store ?? new MemoryLoginStore()
+  if (store === null || typeof store !== 'object' || STORE_METHODS.some((method) => typeof store[method] !== 'function')) {
+    fail(`logins.store must implement the LoginStore interface (${STORE_METHODS.join(', ')})`)
+  }
+  const graceMs = given.graceMs ?? DEFAULT_GRACE_MS
+  if (!Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs > 60000) fail('logins.graceMs must be a whole number of milliseconds from 0 to 60000')
+  const idleTimeout = given.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
+  if (!Number.isSafeInteger(idleTimeout) || idleTimeout < 60000 || idleTimeout > MAX_REMEMBER_MAX_AGE) {
+    fail('logins.idleTimeout must be a whole number of milliseconds from one minute to 400 days')
+  }
+  return { store, graceMs, idleTimeout }
+}
+
+/** A login or refresh address: a path, or an absolute http(s) URL (a sign-in site on another host). */
+function checkUrl (url: string | undefined, name: string): string | undefined {
+  if (url === undefined || url.startsWith('/')) return url
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return fail(`${name} must be a path starting with '/' or an absolute http(s) URL, got ${JSON.stringify(url)}`)
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') fail(`${name} must use http or https, got ${JSON.stringify(url)}`)
+  return url
+}
+
+/** `https://app.example.com` as the origin the browser would send; fails for anything that is not one. */
+function toOrigin (origin: string): string {
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(origin)
+  } catch {}
+  if (parsed === undefined || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.pathname !== '/' ||
+    parsed.search !== '' || parsed.hash !== '' || parsed.username !== '' || parsed.password !== '' || origin.endsWith('/.')) {
+    fail(`allowedRedirectOrigins entries must be origins like 'https://app.example.com' (scheme, host, port; no path), got ${JSON.stringify(origin)}`)
+  }
+  return parsed.origin
 }
 
 function resolveRemember (remember: RememberOptions): ResolvedRemember {
@@ -191,11 +290,11 @@ function resolveRemember (remember: RememberOptions): ResolvedRemember {
  * (a Promise, an object), fails. A Promise would otherwise count as `true` for
  * isActive and as one same "[object Promise]" for authVersion or getUserId.
  */
-function checked<R> (name: string, fn: (user: LoginUser) => unknown, valid: (answer: unknown) => answer is R, expected: string): (user: LoginUser) => R {
-  return (user) => {
+function checked<T, R> (name: string, fn: (arg: T) => unknown, valid: (answer: unknown) => answer is R, expected: string): (arg: T) => R {
+  return (arg) => {
     let answer: unknown
     try {
-      answer = fn(user)
+      answer = fn(arg)
     } catch (error) {
       throw callbackError(name, error)
     }
@@ -206,6 +305,10 @@ function checked<R> (name: string, fn: (user: LoginUser) => unknown, valid: (ans
 
 function optionalCallback<R> (name: string, fn: ((user: LoginUser) => unknown) | undefined, valid: (answer: unknown) => answer is R, expected: string): ((user: LoginUser) => R) | undefined {
   return optionalFunction(fn, name) === undefined ? undefined : checked(name, fn!, valid, expected)
+}
+
+function isString (answer: unknown): answer is string {
+  return typeof answer === 'string'
 }
 
 function isBoolean (answer: unknown): answer is boolean {
@@ -249,14 +352,15 @@ export function checkMaxAge (maxAge: unknown): maxAge is number {
   return Number.isSafeInteger(maxAge) && (maxAge as number) > 0 && (maxAge as number) <= MAX_REMEMBER_MAX_AGE
 }
 
-const KNOWN_GUARD_OPTIONS = new Set(['fresh', 'loginUrl', 'onUnauthorized'])
+const KNOWN_GUARD_OPTIONS = new Set(['fresh', 'loginUrl', 'onUnauthorized', 'respond'])
 
 /** Validates `fastify.loginGuard()` options; throws an error naming the bad one. */
 export function checkGuardOptions (options: LoginGuardOptions): LoginGuardOptions {
   if (options === null || typeof options !== 'object') fail('loginGuard options must be an object')
   checkUnknown(options, KNOWN_GUARD_OPTIONS, 'loginGuard.')
   boolOption(options.fresh, 'loginGuard.fresh', false)
-  optionalString(options.loginUrl, 'loginGuard.loginUrl')
+  boolOption(options.respond, 'loginGuard.respond', true)
+  checkUrl(optionalString(options.loginUrl, 'loginGuard.loginUrl'), 'loginGuard.loginUrl')
   optionalFunction(options.onUnauthorized, 'loginGuard.onUnauthorized')
   return options
 }

@@ -1,22 +1,57 @@
-import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { applyNoStore, createContext, kSeenElsewhere } from './context'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { applyNoStore, createContext, kSeenElsewhere, type LoginContext } from './context'
+import { LoginRequiredError, SetupError } from './errors'
 import { createGuard } from './guards'
 import { createLoadHook, type RouterMatching } from './load'
 import { createReplyMethods } from './login'
-import { resolveOptions } from './options'
-import { STALE, sessionOf, storedUserId } from './session'
-import type { FastifyLoginOptions, LoginGuardOptions } from './types'
+import { resolveOptions, type ResolvedOptions } from './options'
+import { cookieSessions, readState, storedSessions, type SessionAccess } from './session'
+import type { FastifyLoginOptions, LoginGuardOptions, LoginUser } from './types'
 
-function isAuthenticated (this: FastifyRequest): boolean {
-  return this.user !== null
+/** The registrations of one app (all its scopes share its server), so they can check each other. */
+interface AppLogins {
+  stateKeys: Set<string>
+  registrations: Array<{ key: string, cookieName: string | undefined }>
+}
+const apps = new WeakMap<object, AppLogins>()
+
+/** The session plugin registered before this one; the error says what to register. */
+function findSessions (fastify: FastifyInstance): SessionAccess {
+  if (fastify.hasPlugin('@fastify/session')) return storedSessions
+  if (fastify.hasPlugin('@fastify/secure-session')) {
+    if (!fastify.hasRequestDecorator('session')) {
+      throw new SetupError('fastify-login reads request.session: register @fastify/secure-session with the default sessionName')
+    }
+    return cookieSessions
+  }
+  throw new SetupError('register @fastify/session or @fastify/secure-session before fastify-login')
 }
 
-function isFresh (this: FastifyRequest): boolean {
-  // A user found by loadUserFromRequest has no login in the session, so is never fresh.
-  if (this.user === null) return false
-  const session = sessionOf(this)
-  return storedUserId(session) !== undefined && session![STALE] !== true && !this[kSeenElsewhere]
+/** Two logins that would see the same requests, or share a remember cookie, cannot work: say what to change. */
+function checkRegistration (fastify: FastifyInstance, options: ResolvedOptions): AppLogins {
+  const existing = (fastify as FastifyInstance & { loginManager?: { key: string } }).loginManager
+  if (existing !== undefined) {
+    throw new SetupError(`a login (key '${existing.key}') is already registered for these routes: register each login ` +
+      `in its own sibling scope, e.g. app.register(async (scope) => { await scope.register(fastifyLogin, { key: '${options.key}', ... }) })`)
+  }
+  if (fastify.hasRequestDecorator('user')) {
+    throw new SetupError('request.user is already decorated by another plugin. @fastify/jwt does so by default: ' +
+      "register it with decoratorName: 'jwtPayload' and load JWT users through loadUserFromRequest (see the README)")
+  }
+  let app = apps.get(fastify.server)
+  if (app === undefined) {
+    app = { stateKeys: new Set(), registrations: [] }
+    apps.set(fastify.server, app)
+  }
+  const cookieName = options.remember?.cookieName
+  for (const other of app.registrations) {
+    if (cookieName !== undefined && other.cookieName === cookieName && other.key !== options.key) {
+      throw new SetupError(`remember.cookieName '${cookieName}' is already used by the login with key '${other.key}': ` +
+        'give each login its own remember cookie name')
+    }
+  }
+  app.registrations.push({ key: options.key, cookieName })
+  return app
 }
 
 /** The app's router settings that `exclude` must follow (top-level or in `routerOptions`). */
@@ -34,14 +69,45 @@ function routerMatching (fastify: FastifyInstance): RouterMatching {
   }
 }
 
-async function fastifyLogin (fastify: FastifyInstance, options: FastifyLoginOptions): Promise<void> {
-  const context = createContext(resolveOptions(options))
+function requestMethods (context: LoginContext) {
+  const { sessions, stateKey } = context
+  return {
+    isAuthenticated (this: FastifyRequest): boolean {
+      return this.user !== null
+    },
+    isFresh (this: FastifyRequest): boolean {
+      // A user found by loadUserFromRequest has no login in the session, so is never fresh.
+      if (this.user === null || this.authenticatedBy === 'request' || this[kSeenElsewhere]) return false
+      const state = readState(sessions.of(this), stateKey)
+      return state !== undefined && state.stale !== true
+    },
+    isRemembered (this: FastifyRequest): boolean {
+      if (this.authenticatedBy === 'remember') return true
+      return this.authenticatedBy === 'session' && readState(sessions.of(this), stateKey)?.remember !== undefined
+    },
+    requireUser (this: FastifyRequest): LoginUser {
+      if (this.user === null) throw new LoginRequiredError()
+      return this.user
+    }
+  }
+}
+
+/** Registers one login on `fastify`: decorators, the hook that loads the user, the guards. */
+export function setup (fastify: FastifyInstance, rawOptions: FastifyLoginOptions): void {
+  const options = resolveOptions(rawOptions)
+  const sessions = findSessions(fastify)
+  const app = checkRegistration(fastify, options)
+  const context = createContext(options, sessions, app.stateKeys)
   const { loginUser, logoutUser, confirmLogin, redirectAfterLogin } = createReplyMethods(context)
+  const { isAuthenticated, isFresh, isRemembered, requireUser } = requestMethods(context)
 
   fastify.decorateRequest('user', null)
   fastify.decorateRequest('authenticatedBy', null)
+  fastify.decorateRequest('loginId', null)
   fastify.decorateRequest('isAuthenticated', isAuthenticated)
   fastify.decorateRequest('isFresh', isFresh)
+  fastify.decorateRequest('isRemembered', isRemembered)
+  fastify.decorateRequest('requireUser', requireUser)
   fastify.decorateRequest(kSeenElsewhere, false)
 
   fastify.decorateReply('loginUser', loginUser)
@@ -54,13 +120,15 @@ async function fastifyLogin (fastify: FastifyInstance, options: FastifyLoginOpti
   fastify.decorate('freshLoginRequired', createGuard(context, { fresh: true }))
   fastify.decorate('loginGuard', (guardOptions?: LoginGuardOptions) => createGuard(context, guardOptions))
 
-  // Runs after @fastify/session's own onRequest hook, which this plugin depends on.
+  // Runs after the session plugin's own onRequest hook, which this plugin depends on.
   fastify.addHook('onRequest', createLoadHook(context, routerMatching(fastify)))
   fastify.addHook('onSend', applyNoStore)
-}
 
-export const plugin: FastifyPluginAsync<FastifyLoginOptions> = fp(fastifyLogin, {
-  fastify: '5.x',
-  name: 'fastify-login',
-  dependencies: ['@fastify/cookie', '@fastify/session']
-})
+  if (options.loginMessage !== undefined || options.refreshMessage !== undefined) {
+    fastify.addHook('onReady', async function () {
+      if (!this.hasRequestDecorator('flash')) {
+        this.log.warn('fastify-login: loginMessage and refreshMessage are ignored: register @fastify/flash to show them')
+      }
+    })
+  }
+}

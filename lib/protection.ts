@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { createDigest } from './digest'
+import type { ResolvedProtection } from './options'
 
 const kFingerprint = Symbol('fastify-login.fingerprint')
 const digest = createDigest()
@@ -13,12 +14,20 @@ interface CachedFingerprint {
 type FingerprintSocket = { [kFingerprint]?: CachedFingerprint }
 
 /**
- * A digest of the client's address (`request.ip`, so it follows Fastify's
- * `trustProxy`) and User-Agent. Kept on the socket, so keep-alive requests of the
- * same client do not look it up again, and in a small map of recent clients, so
- * their new connections are not hashed again either.
+ * The session-protection fingerprint of the request's client: by default a digest
+ * of its address (`request.ip`, so it follows Fastify's `trustProxy`) and
+ * User-Agent, else a digest of what the app's `fingerprint(request)` answers.
  */
-export function fingerprint (request: FastifyRequest): string {
+export function fingerprintOf (protection: ResolvedProtection, request: FastifyRequest): string {
+  return protection.fingerprint === undefined ? defaultFingerprint(request) : digest(protection.fingerprint(request))
+}
+
+/**
+ * The default fingerprint. Kept on the socket, so keep-alive requests of the same
+ * client do not look it up again, and in a small map of recent clients, so their
+ * new connections are not hashed again either.
+ */
+function defaultFingerprint (request: FastifyRequest): string {
   const ip = request.ip
   const userAgent = request.headers['user-agent']
   const socket = request.raw.socket as (typeof request.raw.socket & FingerprintSocket) | undefined

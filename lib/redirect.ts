@@ -47,6 +47,23 @@ function resolvesToAnotherHost (path: string): boolean {
   return path.includes('.') && BAD_START.test(removeDotSegments(pathPart(path)))
 }
 
+/**
+ * True when `url` is an absolute http(s) URL on one of `origins` (the app's
+ * `allowedRedirectOrigins`), with nothing a browser would read otherwise.
+ */
+export function isAllowedAbsolute (url: unknown, origins: ReadonlySet<string>): url is string {
+  if (typeof url !== 'string' || url.length > MAX_REDIRECT_LENGTH || CONTROL.test(url) || url.includes('\\') || LONE_SURROGATE.test(url)) return false
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return false
+  }
+  // The URL must say what it means: no credentials, and written as the parser reads it.
+  return (parsed.protocol === 'https:' || parsed.protocol === 'http:') && parsed.username === '' && parsed.password === '' &&
+    origins.has(parsed.origin) && (url.toLowerCase() + '/').startsWith(parsed.origin + '/')
+}
+
 /** The path of a same-site URL: everything before its query or fragment. */
 function pathPart (url: string): string {
   const end = url.search(/[?#]/)

@@ -1,106 +1,126 @@
 import type { FastifyRequest } from 'fastify'
 import type {} from '@fastify/session'
-import type { LoginContext } from './context'
-import { fingerprint } from './protection'
-import { versionDigest } from './remember'
-import type { LoginUser } from './types'
 
-/** Session keys this plugin owns. Everything else in the session belongs to the app. */
-export const ID = '_login_id'
-/** Set (true) when the login is not fresh; a fresh login stores nothing, one key less to save. */
-export const STALE = '_login_stale'
-export const FINGERPRINT = '_login_fp'
-export const VERSION = '_login_version'
-export const REMEMBER = '_login_remember'
-export const LOGIN_KEYS: readonly string[] = [ID, STALE, FINGERPRINT, VERSION, REMEMBER]
+/**
+ * What one registration keeps in the session, under the session key `_<key>`
+ * (`_login` by default). Never mutated: a change writes a new object, so that a
+ * store holding the session object itself (the memory store) sees only saved changes.
+ */
+export interface LoginState {
+  /** The user id. */
+  id: string
+  /** Set when the login is not fresh (a remember-me restore, `fresh: false`). */
+  stale?: true
+  /** Digest of the client's fingerprint at login (session protection). */
+  fingerprint?: string
+  /** Digest of the user's `authVersion` at login. */
+  version?: string
+  /** Set for a remembered login: the lifetime (ms) its remember cookie was given. */
+  remember?: number
+  /** The login registry's id of this login. */
+  loginId?: string
+}
 
-/** The parts of an @fastify/session session this plugin uses, seen as a plain record. */
-export interface LoginSession {
+/** The session as this plugin sees it: a record of keys, on either session plugin. */
+export type AnySession = Record<string, unknown>
+
+/**
+ * The two session plugins, behind one interface. `@fastify/session` keeps sessions
+ * in a store under an id that changes at every login; `@fastify/secure-session`
+ * keeps them in an encrypted cookie, so there is no id and nothing to destroy.
+ */
+export interface SessionAccess {
+  /** Which plugin. */
+  readonly name: '@fastify/session' | '@fastify/secure-session'
+  /** False for cookie sessions: a copy of an old session cookie cannot be killed. */
+  readonly stored: boolean
+  /** The request's session, or undefined (`@fastify/session` gives none outside its cookie path). */
+  of (request: FastifyRequest): AnySession | undefined
+  /** Sets (or with `undefined` removes) a key, marking the session changed. */
+  write (session: AnySession, key: string, value: unknown): void
+  /** The keys of the session's data. */
+  keys (session: AnySession): string[]
+  /** A new session (a new id, the old one destroyed) holding only the `keep` keys of the old one. */
+  regenerate (request: FastifyRequest, session: AnySession, keep: readonly string[]): Promise<AnySession>
+  /** Writes the session to its store now (a login change, before any cookie is set). */
+  save (session: AnySession): Promise<void>
+  /** Ends an empty session entirely (after a logout), so nothing is left behind. */
+  forget (request: FastifyRequest, session: AnySession): Promise<void>
+}
+
+interface StoredSession {
   [key: string]: unknown
   sessionId: string
   regenerate (keys?: string[]): Promise<void>
   save (): Promise<void>
 }
 
-/** The request's session when @fastify/session gave it one (it does not outside its cookie path). */
-export function sessionOf (request: FastifyRequest): LoginSession | undefined {
-  const session = request.session as unknown as LoginSession | null | undefined
-  return session != null && typeof session.regenerate === 'function' ? session : undefined
-}
-
-/** The logged-in user id stored in the session, if any. */
-export function storedUserId (session: LoginSession | undefined): string | undefined {
-  const id = session?.[ID]
-  return typeof id === 'string' ? id : undefined
-}
-
-export function removeLogin (session: LoginSession): void {
-  for (const key of LOGIN_KEYS) {
-    if (key in session) delete session[key]
+/** `@fastify/session`: a session object in a store, whose properties are its data. */
+export const storedSessions: SessionAccess = {
+  name: '@fastify/session',
+  stored: true,
+  of (request) {
+    const session = request.session as unknown as StoredSession | null | undefined
+    return session != null && typeof session.regenerate === 'function' ? session : undefined
+  },
+  write (session, key, value) {
+    if (value === undefined) delete session[key]
+    else session[key] = value
+  },
+  keys (session) {
+    return Object.keys(session).filter((key) => key !== 'cookie')
+  },
+  async regenerate (request, session, keep) {
+    await (session as StoredSession).regenerate([...keep])
+    return request.session as unknown as AnySession
+  },
+  save (session) {
+    return (session as StoredSession).save()
+  },
+  forget (request, session) {
+    return new Promise((resolve, reject) => {
+      request.sessionStore.destroy((session as StoredSession).sessionId, (error?: unknown) => (error ? reject(error) : resolve()))
+    })
   }
 }
 
-/** The app's own keys in the session (everything but the login and the cookie). */
-export function appKeys (session: LoginSession): string[] {
-  return Object.keys(session).filter((key) => key !== 'cookie' && !LOGIN_KEYS.includes(key))
+interface CookieSession {
+  [key: string]: unknown
+  set (key: string, value: unknown): void
+  data (): Record<string, unknown>
+  delete (): void
+  regenerate (keep?: string[]): void
 }
 
 /**
- * Gives the request a new session id, keeping only the keys in `keep`; the old id
- * is destroyed in the store. Returns the new session.
+ * `@fastify/secure-session`: the session is a Proxy whose property reads are
+ * `get()`; writes go through `set()`, which marks it changed.
  */
-export async function regenerate (request: FastifyRequest, session: LoginSession, keep: string[]): Promise<LoginSession> {
-  await session.regenerate(keep)
-  return sessionOf(request) as LoginSession
-}
-
-/** Digest of the user's auth version, '' without the option. */
-export function versionOf (context: LoginContext, user: LoginUser): string {
-  const authVersion = context.options.authVersion
-  return authVersion === undefined ? '' : versionDigest(authVersion(user))
-}
-
-/**
- * Starts a login (loginUser, or a remember-me restore) in a new session: the old
- * id is destroyed (fixation defence), only `keepSessionKeys` survive, and the login
- * keys are written here and nowhere else. `lifetime` is set for a remembered login.
- */
-export async function startLogin (
-  context: LoginContext, request: FastifyRequest, session: LoginSession,
-  login: { id: string, version: string, stale: boolean, lifetime: number | undefined }
-): Promise<LoginSession> {
-  const { options } = context
-  const started = await regenerate(request, session, options.keepSessionKeys)
-  started[ID] = login.id
-  if (login.stale) started[STALE] = true
-  if (options.sessionProtection !== false) started[FINGERPRINT] = fingerprint(request)
-  if (options.authVersion !== undefined) started[VERSION] = login.version
-  if (login.lifetime !== undefined) started[REMEMBER] = login.lifetime
-  return started
-}
-
-/**
- * Writes a login change to the store now, before any cookie is set. If the store
- * fails, `undo` takes the change out again and the error is thrown: @fastify/session
- * retries its save for the error response, and that retry must not store a change
- * the client was told failed.
- */
-export async function saveOrUndo (session: LoginSession, undo: () => void): Promise<void> {
-  try {
-    await session.save()
-  } catch (error) {
-    undo()
-    throw error
+export const cookieSessions: SessionAccess = {
+  name: '@fastify/secure-session',
+  stored: false,
+  of (request) {
+    return (request.session as unknown as AnySession | null | undefined) ?? undefined
+  },
+  write (session, key, value) {
+    (session as CookieSession).set(key, value)
+  },
+  keys (session) {
+    const data = (session as CookieSession).data()
+    return Object.keys(data).filter((key) => data[key] !== undefined)
+  },
+  async regenerate (request, session, keep) {
+    (session as CookieSession).regenerate([...keep])
+    return session
+  },
+  async save () {},
+  async forget (request, session) {
+    (session as CookieSession).delete()
   }
 }
 
-/**
- * Removes a just-regenerated, empty session from the store, so logouts leave
- * nothing behind. @fastify/session still saves it if the app uses
- * saveUninitialized or writes to it later in the request.
- */
-export function forget (request: FastifyRequest, session: LoginSession): Promise<void> {
-  return new Promise((resolve, reject) => {
-    request.sessionStore.destroy(session.sessionId, (error?: unknown) => (error ? reject(error) : resolve()))
-  })
+/** The login state the session holds for `key`, if any. */
+export function readState (session: AnySession | undefined, key: string): LoginState | undefined {
+  const state = session?.[key] as LoginState | null | undefined
+  return state != null && typeof state.id === 'string' ? state : undefined
 }

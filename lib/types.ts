@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { LoginMethod, LoginStore } from './stores/types'
 
 /**
  * The application's user. Empty here: applications describe their own user
@@ -18,7 +19,16 @@ export type AuthenticatedBy = 'session' | 'remember' | 'request'
 /** A value or a promise of it: loaders may be sync or async. */
 export type Awaitable<T> = T | Promise<T>
 
-export type SessionProtection = 'basic' | 'strong' | false
+export type ProtectionMode = 'basic' | 'strong'
+
+/** What the session-protection fingerprint covers, when not the default (`request.ip` and User-Agent). */
+export interface CustomProtection {
+  mode: ProtectionMode
+  /** A string that identifies the client; it is digested, never stored as is. Synchronous. */
+  fingerprint: (request: FastifyRequest) => string
+}
+
+export type SessionProtection = ProtectionMode | false | CustomProtection
 
 export type SameSite = 'lax' | 'strict' | 'none'
 
@@ -38,8 +48,18 @@ export interface RememberOptions {
   httpOnly?: boolean
   /** Default `'lax'`. */
   sameSite?: SameSite
-  /** Extend an existing remember cookie on each authenticated response. Default `false`. */
+  /** Extend an existing, valid remember cookie on each authenticated response. Default `false`. */
   refresh?: boolean
+}
+
+/** The login registry: every login gets an id and a record in `store`. */
+export interface LoginsOptions {
+  /** Default: a memory store (one process). */
+  store?: LoginStore
+  /** How long after a remember-me rotation the previous validator is still accepted. Default 5000 ms. */
+  graceMs?: number
+  /** A login not seen for this long ends. Default 30 days. */
+  idleTimeout?: number
 }
 
 /** Replaces a guard's default response. May send the reply or throw. */
@@ -48,20 +68,30 @@ export type GuardHandler = (request: FastifyRequest, reply: FastifyReply) => unk
 export interface FastifyLoginOptions {
   /** Returns the user for a stored id (always a string), or null/undefined. */
   loadUser: (id: string, request: FastifyRequest) => Awaitable<LoginUser | null | undefined>
-  /** The id stored in the session and the remember cookie. Default `user.id`. */
+  /** The id stored in the session and the remember cookie. Default `user.id`. Synchronous. */
   getUserId?: (user: LoginUser) => string | number
-  /** Inactive users cannot log in. Default `user.isActive !== false`. */
+  /** Inactive users cannot log in. Default `user.isActive !== false`. Synchronous. */
   isActive?: (user: LoginUser) => boolean
-  /** A value that changes when the user's credentials change; logins made under another value end. */
+  /** A value that changes when the user's credentials change; logins made under another value end. Synchronous. */
   authVersion?: (user: LoginUser) => string | number
   /** Per-request login for API clients (bearer tokens, API keys). Never writes the session. */
   loadUserFromRequest?: (request: FastifyRequest) => Awaitable<LoginUser | null | undefined>
+  /** Names this login, so one app can have several (customers, staff) in sibling scopes. Default `'login'`. */
+  key?: string
   /** Where unauthenticated browser requests are redirected. Without it they get 401. */
   loginUrl?: string
   /** Where a stale login is sent by `freshLoginRequired`. Default `loginUrl`. */
   refreshUrl?: string
   /** Query parameter carrying the return address. Default `'next'`. */
   nextParam?: string
+  /** Keep the return address in the session instead of the query string. Default `false`. */
+  nextInSession?: boolean
+  /** Origins (`https://app.example.com`) `redirectAfterLogin` may send to besides same-site paths. */
+  allowedRedirectOrigins?: readonly string[]
+  /** Flashed (category `'info'`) before a redirect to `loginUrl`, when `@fastify/flash` is registered. */
+  loginMessage?: string
+  /** Flashed (category `'info'`) before a redirect to `refreshUrl`, when `@fastify/flash` is registered. */
+  refreshMessage?: string
   /** Default `'basic'`. */
   sessionProtection?: SessionProtection
   /** Remember-me cookie; omitted means off. */
@@ -74,6 +104,8 @@ export interface FastifyLoginOptions {
   exemptMethods?: readonly string[]
   onUnauthorized?: GuardHandler
   onNeedsRefresh?: GuardHandler
+  /** The login registry: `true` (memory store) or its options. Default off. */
+  logins?: boolean | LoginsOptions
 }
 
 export interface LoginOptions {
@@ -87,6 +119,11 @@ export interface LoginOptions {
   force?: boolean
 }
 
+export interface LogoutOptions {
+  /** Also end every other login of the user (needs the login registry). Default `false`. */
+  everywhere?: boolean
+}
+
 export interface LoginGuardOptions {
   /** Also require a fresh login. Default `false`. */
   fresh?: boolean
@@ -94,6 +131,11 @@ export interface LoginGuardOptions {
   loginUrl?: string
   /** Replaces the default unauthorized (or needs-refresh) response. */
   onUnauthorized?: GuardHandler
+  /**
+   * `false`: never answer, only fail with the 401 error (no redirect, no handler),
+   * so that `@fastify/auth` decides between strategies. Default `true`.
+   */
+  respond?: boolean
 }
 
 export type GuardDone = (error?: Error) => void
@@ -117,3 +159,27 @@ export type RememberRejectReason =
   | 'inactive'
   /** `refresh` found a valid cookie of another user than the session's. */
   | 'other-user'
+  /** Login registry: the cookie's series was revoked or has expired. */
+  | 'revoked'
+  /** Login registry: a copied cookie (see the `rememberTheft` event). */
+  | 'theft'
+
+/** A login as `loginManager.listLogins()` shows it. */
+export interface LoginInfo {
+  /** The `request.loginId` of this login's requests. */
+  id: string
+  userId: string
+  /** ms since the epoch. */
+  createdAt: number
+  /** ms since the epoch; updated at most once a minute. */
+  lastSeenAt: number
+  ip: string
+  userAgent: string
+  method: LoginMethod
+  remembered: boolean
+}
+
+export interface RevokeOptions {
+  /** A login id to keep (usually `request.loginId`: "log out my other devices"). */
+  except?: string | null
+}

@@ -1,0 +1,96 @@
+import { IncomingMessage } from 'node:http'
+import type { FastifyInstance, InjectOptions } from 'fastify'
+import { kTicket, testing, TICKET_DONE, type Ticket } from './ticket'
+import type { LoginUser } from './types'
+
+testing.enabled = true
+
+export interface LoginAsOptions {
+  /** A fresh login (as after typing the password). Default `true`. */
+  fresh?: boolean
+  /** Also set a remember-me cookie. Default `false`. */
+  remember?: boolean
+  /** The remember cookie's lifetime in ms. Default: the `remember.maxAge` option. */
+  maxAge?: number
+  /** Which login of the app (its `key`). Default `'login'`. */
+  key?: string
+  /** A URL under the routes of that login; the route itself never runs. Default `'/'`. */
+  url?: string
+  /**
+   * Request headers of the login, such as the `user-agent` your test requests send:
+   * session protection compares later requests with it. Default: `app.inject()`'s.
+   */
+  headers?: Record<string, string>
+  /** The client address of the login (session protection). Default: `app.inject()`'s. */
+  remoteAddress?: string
+}
+
+/** What `app.inject()` needs to act as the logged-in user. */
+export interface TestLogin {
+  /** For `app.inject({ cookies })`: cookie name to (decoded) value. */
+  cookies: Record<string, string>
+  /** For `app.inject({ headers })`: the `cookie` header. */
+  headers: { cookie: string }
+}
+
+/**
+ * Logs `user` in for the app's own tests, without a login route, a password or a
+ * CSRF token, and returns the cookies that make `app.inject()` requests act as
+ * that user. It works only in-process, through `app.inject()`: nothing about it is
+ * reachable over HTTP.
+ *
+ * ```js
+ * const { loginAs } = require('fastify-login/testing')
+ * const login = await loginAs(app, user)
+ * const res = await app.inject({ url: '/account', cookies: login.cookies })
+ * ```
+ */
+export async function loginAs (app: FastifyInstance, user: LoginUser, options: LoginAsOptions = {}): Promise<TestLogin> {
+  const ticket: Ticket = {
+    user,
+    key: options.key ?? 'login',
+    fresh: options.fresh ?? true,
+    remember: options.remember ?? false,
+    maxAge: options.maxAge
+  }
+  // A request class for this one call, whose prototype carries the ticket.
+  class TicketRequest extends IncomingMessage {}
+  Object.defineProperty(TicketRequest.prototype, kTicket, { value: ticket })
+
+  const url = options.url ?? '/'
+  const res = await app.inject({
+    method: 'GET',
+    url,
+    headers: options.headers,
+    ...(options.remoteAddress === undefined ? {} : { remoteAddress: options.remoteAddress }),
+    Request: TicketRequest
+  } satisfies InjectOptions)
+  if (res.statusCode !== 204 || res.headers[TICKET_DONE] !== ticket.key) {
+    throw new Error(`fastify-login/testing: loginAs could not log in through ${url} (${res.statusCode} ${res.body}): ` +
+      `pass the url of a route under the login with key '${ticket.key}', registered on this app`)
+  }
+
+  const cookies: Record<string, string> = {}
+  const setCookie = res.headers['set-cookie']
+  const lines = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [String(setCookie)]
+  for (const line of lines) {
+    const pair = line.slice(0, line.indexOf(';') === -1 ? undefined : line.indexOf(';'))
+    const eq = pair.indexOf('=')
+    const name = pair.slice(0, eq).trim()
+    const value = pair.slice(eq + 1).trim()
+    const expired = /;\s*max-age=0\s*(;|$)/i.test(line) || value === ''
+    if (expired) delete cookies[name]
+    else cookies[name] = value
+  }
+  const header = Object.entries(cookies).map(([name, value]) => `${name}=${value}`).join('; ')
+  for (const name of Object.keys(cookies)) cookies[name] = safeDecode(cookies[name]!)
+  return { cookies, headers: { cookie: header } }
+}
+
+function safeDecode (value: string): string {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}
