@@ -2,14 +2,43 @@
 
 // Shared test helpers: an app built the way the README wires it, and a cookie
 // jar that carries Set-Cookie headers from one inject() to the next, as a browser would.
+//
+// The suites in test/both run twice: on @fastify/session (a store, the default) and,
+// with SESSION_PLUGIN=secure, on @fastify/secure-session (an encrypted cookie).
 
 const Fastify = require('fastify')
 const fastifyCookie = require('@fastify/cookie')
 const fastifySession = require('@fastify/session')
+const fastifySecureSession = require('@fastify/secure-session')
 const fastifyLogin = require('fastify-login')
 
 const SESSION_SECRET = 'a-session-secret-that-is-long-enough-0123456789'
 const REMEMBER_SECRET = 'a-remember-secret-that-is-long-enough-0123456789'
+// 32 bytes for @fastify/secure-session (a key, not a secret: no slow key derivation per app).
+const SECURE_SESSION_KEY = 'pbNqnEAZnDNHp26kX5tVJh1tCrRnMgz4netP97DXkTo='
+
+/** Which session plugin this run uses: 'stored' (@fastify/session) or 'secure' (@fastify/secure-session). */
+const SESSION_KIND = process.env.SESSION_PLUGIN === 'secure' ? 'secure' : 'stored'
+/** The session cookie's name under that plugin. */
+const SESSION_COOKIE = SESSION_KIND === 'secure' ? 'session' : 'sessionId'
+
+/**
+ * Registers the run's session plugin. `session` options go to @fastify/session; a
+ * `store` is only for @fastify/session (tests of a store's behaviour are not in test/both).
+ */
+async function registerSession (app, { session = {}, store, kind = SESSION_KIND } = {}) {
+  if (kind === 'secure') {
+    await app.register(fastifySecureSession, { key: Buffer.from(SECURE_SESSION_KEY, 'base64'), cookie: { path: '/', httpOnly: true } })
+    return
+  }
+  await app.register(fastifySession, {
+    secret: SESSION_SECRET,
+    saveUninitialized: false,
+    cookie: { secure: 'auto' },
+    ...(store ? { store } : {}),
+    ...session
+  })
+}
 
 const USERS = new Map([
   ['1', { id: 1, username: 'user1' }],
@@ -27,16 +56,10 @@ const USERS = new Map([
  *   GET  /private (loginRequired), GET /fresh (freshLoginRequired)
  *   POST /session/:key  body { value } -> stores a session key; GET /session/:key reads it
  */
-async function buildApp ({ login = {}, session = {}, store, users = USERS, routes, fastify = {}, cookie = {} } = {}) {
+async function buildApp ({ login = {}, session = {}, store, kind, users = USERS, routes, fastify = {}, cookie = {} } = {}) {
   const app = Fastify({ logger: false, ...fastify })
   await app.register(fastifyCookie, cookie)
-  await app.register(fastifySession, {
-    secret: SESSION_SECRET,
-    saveUninitialized: false,
-    cookie: { secure: 'auto' },
-    ...(store ? { store } : {}),
-    ...session
-  })
+  await registerSession(app, { session, store, kind })
   await app.register(fastifyLogin, {
     loadUser: async (id) => users.get(id) ?? null,
     ...login
@@ -129,6 +152,10 @@ function createJar (app) {
 
 module.exports = {
   buildApp,
+  registerSession,
+  SESSION_KIND,
+  SESSION_COOKIE,
+  SECURE_SESSION_KEY,
   createJar,
   setCookies,
   parseSetCookie,

@@ -9,9 +9,9 @@
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
-const { buildApp, createJar, setCookies, isCleared, USERS, REMEMBER_SECRET } = require('./helper')
-const { JsonStore } = require('./support/json-store')
-const { createLogCapture } = require('./support/log')
+const { buildApp, createJar, setCookies, isCleared, USERS, REMEMBER_SECRET } = require('../helper')
+const { JsonStore } = require('../support/json-store')
+const { createLogCapture } = require('../support/log')
 const { isSafeRedirect } = require('fastify-login')
 
 const REMEMBER = 'remember_token'
