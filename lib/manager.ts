@@ -49,7 +49,7 @@ export class LoginManager extends EventEmitter<LoginEvents> {
   }
 
   /** Login registry: the logins of the user that still stand, oldest first. */
-  listLogins (userId: string | number): Promise<LoginInfo[]> {
+  async listLogins (userId: string | number): Promise<LoginInfo[]> {
     return this.#need('listLogins').list(String(userId))
   }
 

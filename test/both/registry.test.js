@@ -1,0 +1,397 @@
+'use strict'
+
+// The login registry (`logins`), on the memory store: every login has a record, a
+// user can see and end each one, and remember-me is a rotating token that catches a
+// copied cookie. The same behaviour on Redis, across two instances, is in
+// test/registry-redis.test.js.
+
+const { describe, test } = require('node:test')
+const assert = require('node:assert/strict')
+const fc = require('fast-check')
+const { MemoryLoginStore } = require('fastify-login')
+const { buildApp, createJar, setCookies, isCleared, USERS, REMEMBER_SECRET, SESSION_COOKIE } = require('../helper')
+
+const REMEMBER = 'remember_token'
+const UA_A = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0'
+
+/** An app with the registry on a memory store the test can reach, and its events. */
+async function setup ({ login = {}, routes, store = new MemoryLoginStore(), session } = {}) {
+  const events = { theft: [], rejected: [], restored: 0 }
+  const app = await buildApp({
+    session,
+    login: { logins: { store, graceMs: 300 }, remember: { secret: REMEMBER_SECRET }, ...login },
+    routes: async (app) => {
+      app.get('/logins', { preHandler: app.loginRequired }, async (request) => ({
+        current: request.loginId,
+        logins: await app.loginManager.listLogins(request.user.id)
+      }))
+      app.post('/logins/:id/revoke', { preHandler: app.loginRequired }, async (request) => {
+        await app.loginManager.revokeLogin(request.user.id, request.params.id)
+        return { ok: true }
+      })
+      app.post('/logins/revoke-others', { preHandler: app.loginRequired }, async (request) => ({
+        ended: await app.loginManager.revokeLogins(request.user.id, { except: request.loginId })
+      }))
+      app.post('/logout-everywhere', async (request, reply) => {
+        await reply.logoutUser({ everywhere: true })
+        return { ok: true }
+      })
+      app.get('/remembered', async (request) => ({ remembered: request.isRemembered(), loginId: request.loginId }))
+      if (routes) await routes(app)
+    }
+  })
+  app.loginManager.on('rememberTheft', (request, userId) => events.theft.push(userId))
+  app.loginManager.on('rememberRejected', (request, reason) => events.rejected.push(reason))
+  app.loginManager.on('loadedFromRemember', () => { events.restored++ })
+  return { app, store, events }
+}
+
+async function loggedIn (app, id = 1, extra = {}, headers = {}) {
+  const jar = createJar(app)
+  const res = await jar.post('/login', { id, ...extra }, { headers })
+  assert.equal(res.statusCode, 200)
+  return jar
+}
+
+const me = async (jar, headers) => (await jar.get({ url: '/me', headers })).json()
+
+describe('every login has a record', () => {
+  test('a login is listed with its id, user, times, IP, User-Agent, method and remember flag; request.loginId names it', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const before = Date.now()
+    const jar = await loggedIn(app, 1, {}, { 'user-agent': UA_A })
+    const res = await jar.get({ url: '/logins', headers: { 'user-agent': UA_A } })
+    const { current, logins } = res.json()
+    assert.equal(logins.length, 1)
+    const [login] = logins
+    assert.equal(login.id, current)
+    assert.match(login.id, /^[A-Za-z0-9_-]{22}$/)
+    assert.equal(login.userId, '1')
+    assert.ok(login.createdAt >= before && login.createdAt <= Date.now())
+    assert.equal(login.lastSeenAt, login.createdAt)
+    assert.equal(login.ip, '127.0.0.1')
+    assert.equal(login.userAgent, UA_A)
+    assert.equal(login.method, 'credentials')
+    assert.equal(login.remembered, false)
+    assert.deepEqual(Object.keys(login).sort(), ['createdAt', 'id', 'ip', 'lastSeenAt', 'method', 'remembered', 'userAgent', 'userId'])
+  })
+
+  test('two browsers of one user are two logins; another user\'s are not listed', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const a = await loggedIn(app, 1)
+    await loggedIn(app, 1, { remember: true })
+    await loggedIn(app, 2)
+    const { logins } = (await a.get('/logins')).json()
+    assert.equal(logins.length, 2)
+    assert.deepEqual(logins.map((l) => l.remembered).sort(), [false, true])
+    assert.ok(logins.every((l) => l.userId === '1'))
+  })
+
+  test('a second login in the same browser replaces the first: one record, not two', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1)
+    await jar.post('/login', { id: 1 })
+    assert.equal((await jar.get('/logins')).json().logins.length, 1)
+    await jar.post('/login', { id: 2 })
+    assert.deepEqual(await app.loginManager.listLogins(1), [], "user 1's login in this browser ended")
+  })
+
+  test('logout ends the record; the registry methods reject without the option', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1)
+    await jar.post('/logout')
+    assert.deepEqual(await app.loginManager.listLogins(1), [])
+
+    const plain = await buildApp({
+      routes: (app) => app.post('/logout-everywhere', async (request, reply) => reply.logoutUser({ everywhere: true }))
+    })
+    t.after(() => plain.close())
+    await assert.rejects(plain.loginManager.listLogins(1), { code: 'FST_LOGIN_INVALID', message: /logins option/ })
+    await assert.rejects(plain.loginManager.revokeLogins(1), { code: 'FST_LOGIN_INVALID' })
+    const res = await (await loggedIn(plain, 1)).post('/logout-everywhere')
+    assert.equal(res.statusCode, 500)
+    assert.equal(res.json().code, 'FST_LOGIN_INVALID')
+  })
+})
+
+describe('revoking logins', () => {
+  test('revokeLogin ends that login on its next request, and only that one', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const phone = await loggedIn(app, 1)
+    const laptop = await loggedIn(app, 1)
+    const phoneId = (await phone.get('/logins')).json().current
+    const res = await laptop.post(`/logins/${phoneId}/revoke`)
+    assert.equal(res.statusCode, 200)
+    assert.equal((await me(phone)).user, null, 'the phone is logged out')
+    assert.equal((await me(laptop)).user?.id, 1, 'the laptop is not')
+  })
+
+  test('a revoked login stays dead even when an old copy of its session comes back', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1)
+    const copy = jar.cookies[SESSION_COOKIE]
+    await app.loginManager.revokeLogins(1)
+    const res = await app.inject({ url: '/me', headers: { cookie: `${SESSION_COOKIE}=${copy}` } })
+    assert.equal(res.json().user, null)
+  })
+
+  test('revokeLogins(userId, { except }) ends the other devices and keeps this one', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const others = [await loggedIn(app, 1), await loggedIn(app, 1, { remember: true })]
+    const rememberCookie = others[1].cookies[REMEMBER]
+    const mine = await loggedIn(app, 1)
+    const res = await mine.post('/logins/revoke-others')
+    assert.deepEqual(res.json(), { ended: 2 })
+    for (const jar of others) assert.equal((await me(jar)).user, null)
+    assert.equal((await me(mine)).user?.id, 1)
+    // The remembered one's cookie died with it.
+    const restore = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${rememberCookie}` } })
+    assert.equal(restore.json().user, null)
+  })
+
+  test('logoutUser({ everywhere: true }) ends every login of the user, remember cookies included', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const other = await loggedIn(app, 1, { remember: true })
+    const cookie = other.cookies[REMEMBER]
+    const mine = await loggedIn(app, 1)
+    await mine.post('/logout-everywhere')
+    assert.equal((await me(mine)).user, null)
+    assert.equal((await me(other)).user, null)
+    delete other.cookies[SESSION_COOKIE]
+    other.cookies[REMEMBER] = cookie
+    assert.equal((await me(other)).user, null, 'the other browser cannot come back with its remember cookie')
+    assert.deepEqual(await app.loginManager.listLogins('1'), [])
+  })
+
+  test('revokeLogin cannot end another user\'s login', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const victim = await loggedIn(app, 2)
+    const victimId = (await victim.get('/logins')).json().current
+    const attacker = await loggedIn(app, 1)
+    await attacker.post(`/logins/${victimId}/revoke`)
+    assert.equal((await me(victim)).user?.id, 2)
+  })
+})
+
+describe('remember-me as a rotating token', () => {
+  test('the cookie is 2.<selector>.<validator> signed; the store keeps no validator', async (t) => {
+    const store = new MemoryLoginStore()
+    const { app } = await setup({ store })
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1, { remember: true })
+    const cookie = decodeURIComponent(jar.cookies[REMEMBER])
+    const match = /^2\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\.[A-Za-z0-9+/=_-]+$/.exec(cookie)
+    assert.ok(match, cookie)
+    const series = await store.getSeries(match[1])
+    assert.equal(series.userId, '1')
+    assert.ok(!JSON.stringify(series).includes(match[2]), 'only a hash of the validator is stored')
+  })
+
+  test('each restore rotates the validator: a new cookie that works, the login listed as remembered', async (t) => {
+    const { app, events } = await setup()
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1, { remember: true })
+    const first = jar.cookies[REMEMBER]
+    delete jar.cookies[SESSION_COOKIE]
+
+    const res = await jar.get('/remembered')
+    assert.deepEqual(res.json().remembered, true)
+    assert.notEqual(jar.cookies[REMEMBER], first, 'rotated')
+    assert.equal(events.restored, 1)
+    const { logins } = (await jar.get('/logins')).json()
+    assert.equal(logins.length, 1, 'the restore replaced the login it came from')
+    assert.equal(logins[0].method, 'remember')
+    assert.equal(logins[0].remembered, true)
+
+    delete jar.cookies[SESSION_COOKIE]
+    assert.equal((await me(jar)).user?.id, 1, 'the rotated cookie restores again')
+  })
+
+  test('a copied cookie used after the real one rotated (outside the grace window) revokes the login and emits rememberTheft', async (t) => {
+    const { app, events } = await setup()
+    t.after(() => app.close())
+    const victim = await loggedIn(app, 1, { remember: true })
+    const copied = victim.cookies[REMEMBER]
+    delete victim.cookies[SESSION_COOKIE]
+    assert.equal((await me(victim)).user?.id, 1, 'the victim restores: the cookie rotates')
+    await new Promise((resolve) => setTimeout(resolve, 400)) // past graceMs (300)
+
+    const res = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${copied}` } })
+    assert.equal(res.json().user, null, 'the thief is not logged in')
+    assert.ok(isCleared(setCookies(res).find((c) => c.name === REMEMBER)))
+    assert.deepEqual(events.theft, ['1'])
+    assert.ok(events.rejected.includes('theft'))
+    assert.equal((await me(victim)).user, null, "the victim's login was revoked: the user logs in again")
+    assert.deepEqual(await app.loginManager.listLogins(1), [])
+  })
+
+  test('the thief using the copy first: the real browser\'s cookie is then the stale one, and the login ends', async (t) => {
+    const { app, events } = await setup()
+    t.after(() => app.close())
+    const victim = await loggedIn(app, 1, { remember: true })
+    const copied = victim.cookies[REMEMBER]
+    const thief = createJar(app)
+    thief.cookies[REMEMBER] = copied
+    assert.equal((await me(thief)).user?.id, 1, 'a copy used first works once (the server cannot tell yet)')
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    delete victim.cookies[SESSION_COOKIE]
+    assert.equal((await me(victim)).user, null)
+    assert.deepEqual(events.theft, ['1'])
+    assert.equal((await me(thief)).user, null, "the thief's login is revoked too")
+  })
+
+  test('parallel requests of one browser within the grace window all restore, with no theft', async (t) => {
+    const { app, events } = await setup()
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1, { remember: true })
+    const cookie = jar.cookies[REMEMBER]
+    const results = await Promise.all(Array.from({ length: 8 }, () =>
+      app.inject({ url: '/remembered', headers: { cookie: `${REMEMBER}=${cookie}` } })))
+    for (const res of results) assert.equal(res.json().remembered, true)
+    assert.deepEqual(events.theft, [])
+    const loginIds = new Set(results.map((res) => res.json().loginId))
+    assert.equal(loginIds.size, 1, 'all of them joined the one login the rotation made')
+    const rotated = results.map((res) => setCookies(res).find((c) => c.name === REMEMBER)).filter(Boolean)
+    assert.equal(rotated.length, 1, 'one response carries the new cookie; the others leave it alone')
+    assert.equal((await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${rotated[0].value}` } })).json().user?.id, 1)
+  })
+
+  test('logout kills the remember cookie and every copy of it', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1, { remember: true })
+    const copy = jar.cookies[REMEMBER]
+    await jar.post('/logout')
+    const res = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${copy}` } })
+    assert.equal(res.json().user, null)
+    assert.ok(isCleared(setCookies(res).find((c) => c.name === REMEMBER)))
+  })
+
+  test('a changed authVersion ends the series for good', async (t) => {
+    const versions = new Map([['1', 'a']])
+    const { app, events } = await setup({ login: { authVersion: (user) => versions.get(String(user.id)) ?? '-' } })
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1, { remember: true })
+    const cookie = jar.cookies[REMEMBER]
+    versions.set('1', 'b')
+    const res = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${cookie}` } })
+    assert.equal(res.json().user, null)
+    assert.deepEqual(events.rejected, ['version'])
+    versions.set('1', 'a')
+    assert.equal((await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${cookie}` } })).json().user, null, 'gone, not just refused')
+  })
+
+  test('refresh extends the current token of this login, and rejects anything else', async (t) => {
+    const { app, events } = await setup({ login: { remember: { secret: REMEMBER_SECRET, refresh: true } } })
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1, { remember: true })
+    const res = await jar.get('/me')
+    const extended = setCookies(res).find((c) => c.name === REMEMBER)
+    assert.ok(extended && !isCleared(extended))
+    jar.cookies[REMEMBER] = 'x'
+    const bad = await jar.get('/me')
+    assert.equal(bad.json().user?.id, 1)
+    assert.ok(isCleared(setCookies(bad).find((c) => c.name === REMEMBER)))
+    assert.deepEqual(events.rejected, ['malformed'])
+  })
+
+  test('no generated value under the cookie name ever logs anyone in', async (t) => {
+    const { app } = await setup()
+    t.after(() => app.close())
+    const real = [await loggedIn(app, 1, { remember: true }), await loggedIn(app, 2, { remember: true })].map((jar) => jar.cookies[REMEMBER])
+    const b64url = fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'), minLength: 0, maxLength: 50 })
+    const mutate = fc.tuple(fc.constantFrom(...real), fc.nat(), fc.constantFrom(...'Aa0-_.%x')).map(([value, i, ch]) => {
+      const k = i % value.length
+      return value.slice(0, k) + ch + value.slice(k + 1)
+    })
+    await fc.assert(fc.asyncProperty(
+      fc.oneof(fc.string({ maxLength: 200 }), fc.tuple(b64url, b64url, b64url).map((parts) => '2.' + parts.join('.')), mutate),
+      async (value) => {
+        fc.pre(!real.includes(value))
+        const res = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${encodeURIComponent(value)}` } })
+        assert.ok(res.statusCode < 500, res.body)
+        assert.equal(res.json().user, null, `${JSON.stringify(value)} logged in`)
+      }
+    ), { numRuns: 300 })
+  })
+})
+
+describe('a store that fails', () => {
+  /** A memory store that can be taken down. */
+  function breakable () {
+    const store = new MemoryLoginStore()
+    const state = { down: false }
+    const proxy = new Proxy(store, {
+      get (target, name) {
+        const value = Reflect.get(target, name)
+        if (typeof value !== 'function') return value
+        return (...args) => state.down ? Promise.reject(new Error('ECONNREFUSED store-host:6379')) : value.apply(target, args)
+      }
+    })
+    return { store: proxy, state }
+  }
+
+  test('logged-in requests fail closed with a 5xx that shows nothing of the store; anonymous ones work; logins come back', async (t) => {
+    const { store, state } = breakable()
+    const { app } = await setup({ store, routes: (app) => app.get('/public', async () => 'public') })
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1)
+    state.down = true
+    const res = await jar.get('/me')
+    assert.equal(res.statusCode, 500)
+    assert.equal(res.json().code, 'FST_LOGIN_STORE')
+    assert.ok(!res.body.includes('store-host'))
+    assert.equal((await app.inject('/public')).body, 'public', 'anonymous requests work')
+    assert.equal((await createJar(app).post('/login', { id: 2 })).statusCode, 500, 'no login while the store is down')
+    state.down = false
+    assert.equal((await me(jar)).user?.id, 1, 'the login made before the outage works again')
+  })
+})
+
+describe('rolling sessions and stateless cookies cannot bring a login back', () => {
+  test('a slow request in flight across a logout, under rolling: true, writes the session back; the login stays dead', async (t) => {
+    let release
+    const held = new Promise((resolve) => { release = resolve })
+    const { app } = await setup({
+      session: { rolling: true },
+      routes: (app) => app.get('/slow', async (request) => {
+        await held
+        request.session.set('touched', Date.now())
+        return { user: request.user?.id ?? null }
+      })
+    })
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1)
+    const cookie = jar.cookies[SESSION_COOKIE]
+    const slow = app.inject({ url: '/slow', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } })
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    await jar.post('/logout')
+    release()
+    const slowRes = await slow
+    assert.equal(slowRes.json().user, 1, 'the slow request began logged in')
+    const written = setCookies(slowRes).find((c) => c.name === SESSION_COOKIE)
+    const replay = written?.value ?? cookie
+    const res = await app.inject({ url: '/me', headers: { cookie: `${SESSION_COOKIE}=${replay}` } })
+    assert.equal(res.json().user, null, 'whatever was written back, the login is revoked')
+  })
+})
+
+describe('registry with the test helper', () => {
+  test('a loginAs login is a registry login with method test', async (t) => {
+    const { loginAs } = require('fastify-login/testing')
+    const { app } = await setup()
+    t.after(() => app.close())
+    const login = await loginAs(app, USERS.get('1'))
+    const res = await app.inject({ url: '/logins', cookies: login.cookies })
+    assert.equal(res.json().logins[0].method, 'test')
+  })
+})
