@@ -139,6 +139,36 @@ describe('the login registry on Redis, two instances', { skip: skipWithoutRedis(
     assert.equal(new Set(listed.map((login) => login.id)).size, 1000)
   })
 
+  test('Redis unreachable: logged-in requests fail closed, anonymous ones work, the login works again after', async () => {
+    // Sessions in memory, the registry on Redis: the failure is the registry's alone.
+    const redis = await createRedisStore(server.url)
+    const app = await buildApp({
+      users: USERS,
+      login: { logins: { store: new RedisLoginStore({ client: redis.client, prefix: 'test-logins:' }) } },
+      routes: (app) => app.get('/public', async () => 'public')
+    })
+    try {
+      const jar = createJar(app)
+      await jar.post('/login', { id: 1 })
+      server.pause()
+      const res = await jar.get('/me')
+      assert.equal(res.statusCode, 500)
+      assert.equal(res.json().code, 'FST_LOGIN_STORE')
+      assert.equal((await app.inject('/public')).body, 'public')
+      server.resume()
+      let back = await jar.get('/me')
+      for (let i = 0; i < 50 && back.statusCode >= 500; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        back = await jar.get('/me')
+      }
+      assert.equal(back.json().user?.id, 1)
+    } finally {
+      server.resume()
+      await app.close()
+      await redis.close()
+    }
+  })
+
   test('every key of the registry has a TTL', async () => {
     const keys = await A.redis.client.keys('test-logins:*')
     assert.ok(keys.length > 0)
