@@ -98,7 +98,7 @@ async function fromRegistry (context: LoginContext, request: FastifyRequest, rep
   const registry = context.registry!
   if (state.loginId === undefined || !await registry.stands(state.loginId, state.id)) {
     // Revoked (here or on another instance), expired, or from before the registry.
-    removeLogin(context, request, session, 'revoked')
+    removeLogin(context, request, reply, session, 'revoked')
     return afterSession(context, request, reply, undefined)
   }
   const user = toUser(await context.options.loadUser(state.id, request), 'loadUser')
@@ -121,7 +121,7 @@ function fromSession (
   const { options } = context
   if (user === null || (options.authVersion !== undefined && state.version !== versionOf(context, user))) {
     // The user is gone or its credentials changed: drop the stale login so the loader is not asked again.
-    removeLogin(context, request, session, user === null ? 'unknown-user' : 'version')
+    removeLogin(context, request, reply, session, user === null ? 'unknown-user' : 'version')
     return Outcome.Stale
   }
 
@@ -130,7 +130,7 @@ function fromSession (
     context.manager.emit('sessionProtected', request, protection.mode)
     request.log.debug({ login: options.key, userId: state.id, mode: protection.mode }, 'fastify-login: session protection hit')
     if (protection.mode === 'strong') {
-      removeLogin(context, request, session, undefined)
+      removeLogin(context, request, reply, session, undefined)
       // Also when this request did not carry it: it may be scoped to another path.
       clearRememberCookie(context, reply)
       // The session cookie is sent again: no shared cache may keep this response.
@@ -150,9 +150,13 @@ function fromSession (
   return Outcome.Done
 }
 
-/** Takes this registration's login out of the session (a login change: the session is saved). */
-function removeLogin (context: LoginContext, request: FastifyRequest, session: AnySession, why: string | undefined): void {
+/**
+ * Takes this registration's login out of the session: a login change, so the
+ * session is saved and its cookie sent again, in a response no shared cache keeps.
+ */
+function removeLogin (context: LoginContext, request: FastifyRequest, reply: FastifyReply, session: AnySession, why: string | undefined): void {
   context.sessions.write(session, context.stateKey, undefined)
+  noStore(reply)
   if (why !== undefined) request.log.debug({ login: context.options.key, reason: why }, 'fastify-login: stale login removed from the session')
 }
 
