@@ -304,6 +304,47 @@ describe('logout', () => {
     }
     assert.equal((await jar.get('/session/cart')).json().value, 'apples')
   })
+  // The logout ends the login, not the session: the session goes on under a new id
+  // (or in a new cookie), and what the route does next in that request must stick.
+  test('a logout then a login in the same request (switching user) logs the new user in', async (t) => {
+    const { app, jar } = await setup({
+      routes (app) {
+        app.post('/switch', async (request, reply) => {
+          await reply.logoutUser()
+          return { ok: await reply.loginUser(USERS.get('2')) }
+        })
+      }
+    })
+    t.after(() => app.close())
+
+    await login(jar, { id: 1 })
+    const res = await jar.post('/switch', {})
+    assert.equal(res.statusCode, 200, res.body)
+    assert.deepEqual(res.json(), { ok: true })
+    // A browser applies Set-Cookie headers in order: the last one for the session cookie counts.
+    const sent = setCookies(res).filter((c) => c.name === SESSION_COOKIE).at(-1)
+    assert.ok(sent && !isCleared(sent), `the new login's session cookie is set, not cleared: ${res.headers['set-cookie']}`)
+    assert.deepEqual((await me(jar)).user, USERS.get('2'), 'loginUser resolved true: user 2 is logged in')
+  })
+
+  test('the route may write to the session after logoutUser (a "you are logged out" notice)', async (t) => {
+    const { app, jar } = await setup({
+      routes (app) {
+        app.post('/logout-notice', async (request, reply) => {
+          await reply.logoutUser()
+          request.session.set('notice', 'logged out')
+          return { ok: true }
+        })
+      }
+    })
+    t.after(() => app.close())
+
+    await login(jar, { id: 1 })
+    const res = await jar.post('/logout-notice', {})
+    assert.equal(res.statusCode, 200, res.body)
+    assert.equal((await me(jar)).user, null)
+    assert.equal((await jar.get('/session/notice')).json().value, 'logged out', `the notice is kept: ${res.headers['set-cookie']}`)
+  })
 })
 
 describe('user loader', () => {
