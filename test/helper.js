@@ -23,12 +23,16 @@ const SESSION_KIND = process.env.SESSION_PLUGIN === 'secure' ? 'secure' : 'store
 const SESSION_COOKIE = SESSION_KIND === 'secure' ? 'session' : 'sessionId'
 
 /**
- * Registers the run's session plugin. `session` options go to @fastify/session; a
- * `store` is only for @fastify/session (tests of a store's behaviour are not in test/both).
+ * Registers the run's session plugin. `session` options go to @fastify/session; of them
+ * only `session.cookie` (path, secure...) also applies to @fastify/secure-session's
+ * cookie. A `store` is only for @fastify/session: on 'secure' it is ignored.
  */
 async function registerSession (app, { session = {}, store, kind = SESSION_KIND } = {}) {
   if (kind === 'secure') {
-    await app.register(fastifySecureSession, { key: Buffer.from(SECURE_SESSION_KEY, 'base64'), cookie: { path: '/', httpOnly: true } })
+    await app.register(fastifySecureSession, {
+      key: Buffer.from(SECURE_SESSION_KEY, 'base64'),
+      cookie: { path: '/', httpOnly: true, ...session.cookie }
+    })
     return
   }
   await app.register(fastifySession, {
@@ -47,7 +51,8 @@ const USERS = new Map([
 ])
 
 /**
- * Build an app with cookie, session (memory store unless `store` is given) and
+ * Build an app with cookie, the run's session plugin (`kind` forces one; on 'stored' a
+ * memory store unless `store` is given) and
  * fastify-login. `login` options are merged over a default loader that reads USERS.
  * `routes(app)` adds routes before ready(). Standard routes:
  *   POST /login   body { id, remember?, maxAge?, fresh?, force? }  -> logs the user in
@@ -94,6 +99,30 @@ async function buildApp ({ login = {}, session = {}, store, kind, users = USERS,
   if (routes) await routes(app)
   await app.ready()
   return app
+}
+
+/** The store key of a @fastify/session cookie value (`<id>.<signature>`, maybe URI-encoded). */
+function sessionIdOf (cookieValue) {
+  const value = decodeURIComponent(cookieValue)
+  return value.slice(0, value.lastIndexOf('.'))
+}
+
+/**
+ * What the session behind a session cookie value holds, as plain data, or undefined
+ * when there is none. On 'stored' it is read from `map`, the Map of the app's
+ * MemoryStore (without @fastify/session's own `cookie` key); on 'secure' there is no
+ * store: the data is decrypted from the cookie value itself, as the app would.
+ */
+function sessionData (app, cookieValue, map, kind = SESSION_KIND) {
+  if (cookieValue === undefined) return undefined
+  if (kind === 'secure') {
+    const session = app.decodeSecureSession(decodeURIComponent(cookieValue))
+    return session === null ? undefined : JSON.parse(JSON.stringify(session.data()))
+  }
+  const stored = map.get(sessionIdOf(cookieValue))
+  if (stored === undefined) return undefined
+  const { cookie, ...data } = JSON.parse(JSON.stringify(stored))
+  return data
 }
 
 /** Parse Set-Cookie headers of a light-my-request / undici response into objects. */
@@ -156,6 +185,8 @@ module.exports = {
   SESSION_KIND,
   SESSION_COOKIE,
   SECURE_SESSION_KEY,
+  sessionIdOf,
+  sessionData,
   createJar,
   setCookies,
   parseSetCookie,

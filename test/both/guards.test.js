@@ -5,7 +5,7 @@
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
-const { buildApp, createJar, USERS, REMEMBER_SECRET } = require('./helper')
+const { buildApp, createJar, USERS, REMEMBER_SECRET, SESSION_COOKIE } = require('../helper')
 
 const HTML = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' }
 const JSON_ACCEPT = { accept: 'application/json' }
@@ -210,7 +210,7 @@ describe('freshLoginRequired', () => {
 
     await jar.post('/login', { id: 1, remember: true })
     assert.ok(jar.cookies.remember_token, 'a remember cookie was set')
-    delete jar.cookies.sessionId
+    delete jar.cookies[SESSION_COOKIE]
 
     const res = await jar.get({ url: '/protected-fresh', headers: JSON_ACCEPT })
     assert.equal(res.statusCode, 401)

@@ -8,7 +8,7 @@
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fc = require('fast-check')
-const { buildApp, setCookies, isCleared, USERS, REMEMBER_SECRET } = require('./helper')
+const { buildApp, setCookies, isCleared, USERS, REMEMBER_SECRET, SESSION_COOKIE } = require('../helper')
 
 const REMEMBER = 'remember_token'
 const NUM_RUNS = 300
@@ -193,7 +193,7 @@ describe('remember_token fuzzing', () => {
     const refreshing = await buildApp({ login: { remember: { secret: REMEMBER_SECRET, refresh: true } } })
     t.after(() => refreshing.close())
     const login = await refreshing.inject({ method: 'POST', url: '/login', payload: { id: 1 } })
-    const session = setCookies(login).find((c) => c.name === 'sessionId').value
+    const session = setCookies(login).find((c) => c.name === SESSION_COOKIE).value
     // Same secret: the cookies issued by the suite's app verify here too.
     const own = new Set([cookie1, cookie1b])
     const other = await refreshing.inject({ method: 'POST', url: '/login', payload: { id: 2, remember: true } })
@@ -209,7 +209,7 @@ describe('remember_token fuzzing', () => {
           .map(([base, mutations]) => mutations.reduce((value, mutate) => mutate(value), base))
       ),
       async (value) => {
-        const res = await refreshing.inject({ url: '/me', headers: { cookie: `sessionId=${session}; ${REMEMBER}=${toHeaderValue(value)}` } })
+        const res = await refreshing.inject({ url: '/me', headers: { cookie: `${SESSION_COOKIE}=${session}; ${REMEMBER}=${toHeaderValue(value)}` } })
         assert.equal(res.statusCode, 200)
         assert.equal(res.json().user?.id, 1, 'the session login stands')
         const back = setCookies(res).filter((c) => c.name === REMEMBER && !isCleared(c))
