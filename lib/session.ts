@@ -88,7 +88,6 @@ interface CookieSession {
   [key: string]: unknown
   set (key: string, value: unknown): void
   data (): Record<string, unknown>
-  delete (): void
   regenerate (keep?: string[]): void
 }
 
@@ -114,9 +113,9 @@ export const cookieSessions: SessionAccess = {
     return session
   },
   async save () {},
-  async forget (request, session) {
-    (session as CookieSession).delete()
-  }
+  // Nothing to destroy: the regenerated, empty session goes out as the new cookie.
+  // (secure-session's delete() would also throw away whatever the route writes next.)
+  async forget () {}
 }
 
 /** The login state the session holds for `key`, if any. */

@@ -125,6 +125,19 @@ function sessionData (app, cookieValue, map, kind = SESSION_KIND) {
   return data
 }
 
+/**
+ * After a logout, the browser's session cookie must hold no login: @fastify/session
+ * clears it (or sets a new id when the app's other keys stay); a secure-session
+ * cookie is replaced by one whose session is empty of logins, so that the route can
+ * still write to it (a "you are logged out" notice).
+ */
+function holdsNoLogin (app, cookie, kind = SESSION_KIND) {
+  if (cookie === undefined || isCleared(cookie)) return true
+  if (kind !== 'secure') return false
+  const data = sessionData(app, cookie.value, undefined, kind)
+  return data !== undefined && !Object.hasOwn(data, '_login')
+}
+
 /** Parse Set-Cookie headers of a light-my-request / undici response into objects. */
 function setCookies (res) {
   let raw = res.headers['set-cookie']
@@ -187,6 +200,7 @@ module.exports = {
   SECURE_SESSION_KEY,
   sessionIdOf,
   sessionData,
+  holdsNoLogin,
   createJar,
   setCookies,
   parseSetCookie,
