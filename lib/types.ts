@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { LoginMethod, LoginStore } from './stores/types'
+import type { LoginRecord, LoginStore } from './stores/types'
 
 /**
  * The application's user. Empty here: applications describe their own user
@@ -164,20 +164,8 @@ export type RememberRejectReason =
   /** Login registry: a copied cookie (see the `rememberTheft` event). */
   | 'theft'
 
-/** A login as `loginManager.listLogins()` shows it. */
-export interface LoginInfo {
-  /** The `request.loginId` of this login's requests. */
-  id: string
-  userId: string
-  /** ms since the epoch. */
-  createdAt: number
-  /** ms since the epoch; updated at most once a minute. */
-  lastSeenAt: number
-  ip: string
-  userAgent: string
-  method: LoginMethod
-  remembered: boolean
-}
+/** A login as `loginManager.listLogins()` shows it: its record, without the remember series that backs it. */
+export type LoginInfo = Omit<LoginRecord, 'series'>
 
 export interface RevokeOptions {
   /** A login id to keep (usually `request.loginId`: "log out my other devices"). */

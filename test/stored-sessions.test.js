@@ -9,7 +9,7 @@ const assert = require('node:assert/strict')
 const { MemoryStore } = require('@fastify/session')
 const { buildApp, createJar, USERS } = require('./helper')
 const { JsonStore } = require('./support/json-store')
-const { createLogCapture } = require('./support/log')
+const { refusalHandlerTests } = require('./support/refusal-handlers')
 
 const kind = 'stored'
 
@@ -34,41 +34,7 @@ test('a confirmLogin whose save fails leaves the login stale', async (t) => {
 })
 
 describe('custom refusal handlers give the same response with every store: an async store', () => {
-  test('async store: onUnauthorized calling reply.redirect() without returning it', async (t) => {
-    const logs = createLogCapture()
-    const app = await buildApp({
-      kind,
-      store: new JsonStore(),
-      fastify: { logger: { level: 'warn', stream: logs.stream } },
-      login: { onUnauthorized: (request, reply) => { reply.redirect('/somewhere') } },
-      // A session write on the way out, so the async store's onSend takes its time.
-      routes: (app) => app.addHook('onRequest', async (request) => { request.session.set('visited', true) })
-    })
-    t.after(() => app.close())
-    const res = await app.inject('/private')
-    assert.equal(res.statusCode, 302)
-    assert.equal(res.headers.location, '/somewhere')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.deepEqual(logs.atLeast(40).map((e) => e.msg ?? e.err?.message), [], 'nothing was sent twice')
-  })
-
-  test('async store: an async onNeedsRefresh that sends without returning', async (t) => {
-    const logs = createLogCapture()
-    const app = await buildApp({
-      kind,
-      store: new JsonStore(),
-      fastify: { logger: { level: 'warn', stream: logs.stream } },
-      login: { onNeedsRefresh: async (request, reply) => { reply.code(403).send({ refresh: true }) } }
-    })
-    t.after(() => app.close())
-    const jar = createJar(app)
-    await jar.post('/login', { id: 1, fresh: false })
-    const res = await jar.get('/fresh')
-    assert.equal(res.statusCode, 403)
-    assert.deepEqual(res.json(), { refresh: true })
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.deepEqual(logs.atLeast(40), [])
-  })
+  refusalHandlerTests('async store', () => ({ kind, store: new JsonStore() }))
 })
 
 test('the store really is @fastify/session\'s, whatever SESSION_PLUGIN says', async (t) => {

@@ -12,7 +12,7 @@ const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, setCookies, isCleared, holdsNoLogin, USERS, REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE } = require('../helper')
 const { JsonStore } = require('../support/json-store')
-const { createLogCapture } = require('../support/log')
+const { refusalHandlerTests } = require('../support/refusal-handlers')
 const { isSafeRedirect } = require('fastify-login')
 
 const REMEMBER = 'remember_token'
@@ -351,39 +351,7 @@ describe('exclude matches the path the router matches', () => {
 describe('custom refusal handlers give the same response with every session', () => {
   // The run's session: @fastify/session's memory store or @fastify/secure-session's
   // cookie. The same tests on an async store are in test/stored-sessions.test.js.
-  const label = SESSION_KIND === 'stored' ? 'memory store' : 'secure-session cookie'
-
-  test(`${label}: onUnauthorized calling reply.redirect() without returning it`, async (t) => {
-    const logs = createLogCapture()
-    const app = await buildApp({
-      fastify: { logger: { level: 'warn', stream: logs.stream } },
-      login: { onUnauthorized: (request, reply) => { reply.redirect('/somewhere') } },
-      // A session write on the way out, so an async store's onSend takes its time.
-      routes: (app) => app.addHook('onRequest', async (request) => { request.session.set('visited', true) })
-    })
-    t.after(() => app.close())
-    const res = await app.inject('/private')
-    assert.equal(res.statusCode, 302)
-    assert.equal(res.headers.location, '/somewhere')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.deepEqual(logs.atLeast(40).map((e) => e.msg ?? e.err?.message), [], 'nothing was sent twice')
-  })
-
-  test(`${label}: an async onNeedsRefresh that sends without returning`, async (t) => {
-    const logs = createLogCapture()
-    const app = await buildApp({
-      fastify: { logger: { level: 'warn', stream: logs.stream } },
-      login: { onNeedsRefresh: async (request, reply) => { reply.code(403).send({ refresh: true }) } }
-    })
-    t.after(() => app.close())
-    const jar = createJar(app)
-    await jar.post('/login', { id: 1, fresh: false })
-    const res = await jar.get('/fresh')
-    assert.equal(res.statusCode, 403)
-    assert.deepEqual(res.json(), { refresh: true })
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.deepEqual(logs.atLeast(40), [])
-  })
+  refusalHandlerTests(SESSION_KIND === 'stored' ? 'memory store' : 'secure-session cookie', () => ({}))
 })
 
 describe('isSafeRedirect and dot segments', () => {
