@@ -26,24 +26,30 @@ async function verifyPassword (password, { salt, hash }) {
 // A real app would read users (and their stored hashes) from a database.
 async function createUsers () {
   const records = await Promise.all([
-    { id: 1, username: 'user1', password: 'password' },
-    { id: 2, username: 'user2', password: 'password' }
-  ].map(async ({ id, username, password }) => ({
-    user: { id, username },
+    { id: 1, username: 'user1', password: 'password', roles: ['admin'] },
+    { id: 2, username: 'user2', password: 'password', roles: [] }
+  ].map(async ({ id, username, password, roles }) => ({
+    user: { id, username, roles },
     secret: await hashPassword(password)
   })))
+  // Checked when the username is unknown, so that such an attempt costs as much
+  // time as a wrong password: the response time does not reveal which users exist.
+  const dummySecret = await hashPassword(randomBytes(16).toString('hex'))
 
   const byId = new Map(records.map((record) => [record.user.id, record]))
   const byName = new Map(records.map((record) => [record.user.username, record]))
 
   return {
-    // The object handed to fastify-login is { id, username }: no hash in it,
+    // The object handed to fastify-login is { id, username, roles }: no hash in it,
     // so the hash can never end up in a page, a log line or the session.
     byId (id) {
       return byId.get(id)?.user ?? null
     },
-    byUsername (username) {
-      return byName.get(username)?.user ?? null
+    /** The user for these credentials, or null: one answer for an unknown user and a wrong password. */
+    async authenticate (username, password) {
+      const record = byName.get(username)
+      const matches = await verifyPassword(password, record?.secret ?? dummySecret)
+      return record !== undefined && matches ? record.user : null
     },
     async checkPassword (user, password) {
       const record = byId.get(user.id)

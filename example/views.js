@@ -18,20 +18,30 @@ function escapeHtml (value) {
 const STYLE = `
   body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5 }
   nav { display: flex; gap: 1rem; align-items: center; border-bottom: 1px solid #ddd; padding-bottom: .5rem }
-  nav form { margin-left: auto }
+  nav form, nav #account { margin-left: auto }
   label { display: block; margin: .5rem 0 }
   input[type=text], input[type=password] { display: block; padding: .3rem; width: 16rem }
   .error { color: #b00020 }
+  .notice { background: #eef4ff; padding: .5rem 1rem }
+  .notice > :first-child { margin-top: 0 }
+  .notice > :last-child { margin-bottom: 0 }
 `
 
-// `csrfToken` is only needed when someone is logged in: the logout button is a form.
-function layout ({ title, user, csrfToken, body }) {
-  const account = user
-    ? `<form id="logout-form" method="post" action="/logout">
+// The logout button is a form: logging out changes state, so it is a POST with a CSRF token.
+function logoutForm ({ user, csrfToken, id }) {
+  return `<form class="logout-form" method="post" action="/logout">
         <input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
-        <button id="logout-submit" type="submit">Log out ${escapeHtml(user.username)}</button>
+        <button id="${escapeHtml(id)}" type="submit">Log out ${escapeHtml(user.username)}</button>
       </form>`
-    : '<a href="/login">Log in</a>'
+}
+
+// Every page gets `user` and `csrfToken` (see reply.render in app.js); `csrfToken`
+// is set when someone is logged in, for the logout button. Error pages have no
+// token (they write nothing to the session): the login page has the button.
+function layout ({ title, user, csrfToken, body }) {
+  let account = '<a href="/login">Log in</a>'
+  if (user && csrfToken) account = logoutForm({ user, csrfToken, id: 'logout-submit' })
+  else if (user) account = `<a id="account" href="/login">${escapeHtml(user.username)}: log out or switch user</a>`
 
   return `<!doctype html>
 <html lang="en">
@@ -45,6 +55,7 @@ function layout ({ title, user, csrfToken, body }) {
     <a href="/">Home</a>
     <a href="/protected">Protected</a>
     <a href="/settings">Settings</a>
+    <a href="/admin">Admin</a>
     ${account}
   </nav>
   <main>
@@ -60,11 +71,15 @@ function errorMessage (error) {
   return error ? `<p id="error" class="error">${escapeHtml(error)}</p>` : ''
 }
 
+function notice (text) {
+  return text ? `<p id="notice" class="notice">${escapeHtml(text)}</p>` : ''
+}
+
 function homePage ({ user, csrfToken, fresh, authenticatedBy }) {
   const status = user ? `Logged in as ${user.username}` : 'You are not logged in'
   const details = user
     ? `<p id="login-details">Found by: ${escapeHtml(authenticatedBy)}. Fresh login: ${fresh ? 'yes' : 'no'}.</p>`
-    : '<p>Log in as <code>user1</code> or <code>user2</code>, password <code>password</code>.</p>'
+    : '<p>Log in as <code>user1</code> (an admin) or <code>user2</code>, password <code>password</code>.</p>'
   return layout({
     title: 'Home',
     user,
@@ -74,16 +89,29 @@ function homePage ({ user, csrfToken, fresh, authenticatedBy }) {
   })
 }
 
-function loginPage ({ csrfToken, next, error, username }) {
+// `next` is where the guard wanted to go; `back` is the safe version of it for a link.
+// The typed username and the "remember me" box survive a failed attempt; the password never does.
+function loginPage ({ user, csrfToken, next, back, username, remember, error }) {
+  const status = user
+    ? `<div id="logged-in" class="notice">
+      <p>You are logged in as ${escapeHtml(user.username)}.</p>
+      ${logoutForm({ user, csrfToken, id: 'login-page-logout' })}
+      <p><a id="back" href="${escapeHtml(back)}">Go back</a>, or log in below as another user.</p>
+    </div>`
+    : notice(next ? 'Please log in to see that page.' : '')
+
   return layout({
     title: 'Log in',
-    body: `${errorMessage(error)}
+    user,
+    csrfToken,
+    body: `${status}
+    ${errorMessage(error)}
     <form id="login-form" method="post" action="/login">
       <input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
       <input type="hidden" name="next" value="${escapeHtml(next)}">
-      <label>Username <input type="text" name="username" value="${escapeHtml(username)}" autocomplete="username" required autofocus></label>
-      <label>Password <input type="password" name="password" autocomplete="current-password" required></label>
-      <label><input type="checkbox" name="remember"> Remember me</label>
+      <label>Username <input type="text" name="username" value="${escapeHtml(username)}" autocomplete="username" required ${username ? '' : 'autofocus'}></label>
+      <label>Password <input type="password" name="password" autocomplete="current-password" required ${username ? 'autofocus' : ''}></label>
+      <label><input type="checkbox" name="remember"${remember ? ' checked' : ''}> Remember me</label>
       <button id="login-submit" type="submit">Log in</button>
     </form>`
   })
@@ -108,6 +136,15 @@ function settingsPage ({ user, csrfToken }) {
   })
 }
 
+function adminPage ({ user, csrfToken }) {
+  return layout({
+    title: 'Admin',
+    user,
+    csrfToken,
+    body: `<p id="admin">Hi ${escapeHtml(user.username)}. Only users with the admin role see this page.</p>`
+  })
+}
+
 function reauthPage ({ user, csrfToken, next, error }) {
   return layout({
     title: 'Confirm your password',
@@ -126,4 +163,24 @@ function reauthPage ({ user, csrfToken, next, error }) {
   })
 }
 
-module.exports = { escapeHtml, homePage, loginPage, protectedPage, settingsPage, reauthPage }
+// An error page: what happened, and a link to what to do next.
+function errorPage ({ user, csrfToken, title, message, link }) {
+  return layout({
+    title,
+    user,
+    csrfToken,
+    body: `<p id="error-message">${escapeHtml(message)}</p>
+    <p><a id="error-link" href="${escapeHtml(link.href)}">${escapeHtml(link.text)}</a></p>`
+  })
+}
+
+module.exports = {
+  escapeHtml,
+  homePage,
+  loginPage,
+  protectedPage,
+  settingsPage,
+  adminPage,
+  reauthPage,
+  errorPage
+}

@@ -3,7 +3,9 @@
 // The example app in a real browser: Debian's Chromium driven by playwright-core
 // (which never downloads a browser of its own). Log in with "remember me", lose
 // the session cookie (as when the browser is restarted), still be logged in,
-// log out and be refused again.
+// log out and be refused again. Then what a person trips over: a guard's "please
+// log in", a wrong password, a login form from a second tab or a lost session,
+// the login page while logged in, an unknown page, a page for admins only.
 
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -62,6 +64,42 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
   const url = (p) => base + p
   const cookieNames = async () => (await context.cookies(base)).map((c) => c.name).sort()
   const cookie = async (name) => (await context.cookies(base)).find((c) => c.name === name)
+
+  /** A browser of its own (no cookies) for one test; closed with the browser. */
+  async function freshBrowser () {
+    const ctx = await browser.newContext()
+    const newPage = async () => {
+      const p = await ctx.newPage()
+      p.setDefaultTimeout(10000)
+      return p
+    }
+    return { ctx, page: await newPage(), newPage }
+  }
+
+  /** Clicks a form's submit button; resolves with the response to the POST once the next page has loaded. */
+  async function submit (p, button) {
+    const [response] = await Promise.all([
+      p.waitForResponse((res) => res.request().method() === 'POST' && res.request().isNavigationRequest()),
+      p.waitForEvent('load'),
+      p.click(button)
+    ])
+    return response
+  }
+
+  async function logIn (p, username, { remember = false } = {}) {
+    await p.fill('#login-form [name=username]', username)
+    await p.fill('#login-form [name=password]', 'password')
+    if (remember) await p.check('#login-form [name=remember]')
+    return submit(p, '#login-submit')
+  }
+
+  const text = (p, selector) => p.locator(selector).innerText()
+  const loginForm = async (p) => ({
+    username: await p.inputValue('#login-form [name=username]'),
+    password: await p.inputValue('#login-form [name=password]'),
+    remember: await p.isChecked('#login-form [name=remember]')
+  })
+  const isHtml = (response) => /^text\/html\b/.test(response.headers()['content-type'] ?? '')
 
   test('remember me survives the loss of the session cookie; logout ends it', async () => {
     // Anonymous: /protected sends the browser to the login page, keeping where it wanted to go.
@@ -123,5 +161,164 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
     await context.addCookies([{ name: SESSION_COOKIE, value: restored.value, url: base }])
     await page.goto(url('/protected'))
     assert.equal(page.url(), url('/login?next=%2Fprotected'))
+  })
+
+  test('a guard says why the login page is shown; a wrong password keeps the username and the remember box', async () => {
+    const { ctx, page: p } = await freshBrowser()
+    try {
+      await p.goto(url('/login'))
+      assert.equal(await p.locator('#notice').count(), 0, 'no "please log in" on a plain visit to /login')
+
+      await p.goto(url('/protected'))
+      assert.equal(p.url(), url('/login?next=%2Fprotected'))
+      assert.equal(await text(p, '#notice'), 'Please log in to see that page.')
+
+      // A wrong password, with "remember me" ticked.
+      await p.fill('#login-form [name=username]', 'user1')
+      await p.fill('#login-form [name=password]', 'not-the-password')
+      await p.check('#login-form [name=remember]')
+      let response = await submit(p, '#login-submit')
+      assert.equal(response.status(), 401)
+      assert.equal(await text(p, '#error'), 'Invalid username or password')
+      assert.deepEqual(await loginForm(p), { username: 'user1', password: '', remember: true })
+      assert.equal(await text(p, '#notice'), 'Please log in to see that page.', 'still on the way to /protected')
+
+      // An unknown user gets the very same answer; the unticked box stays unticked.
+      await p.fill('#login-form [name=username]', 'nobody')
+      await p.fill('#login-form [name=password]', 'password')
+      await p.uncheck('#login-form [name=remember]')
+      response = await submit(p, '#login-submit')
+      assert.equal(response.status(), 401)
+      assert.equal(await text(p, '#error'), 'Invalid username or password')
+      assert.deepEqual(await loginForm(p), { username: 'nobody', password: '', remember: false })
+
+      // The right password: on to the page the guard refused.
+      await p.fill('#login-form [name=username]', 'user1')
+      await logIn(p, 'user1')
+      assert.equal(p.url(), url('/protected'))
+      assert.match(await text(p, '#protected'), /user1/)
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  test('a login form from a second tab is shown again, with a fresh token that works', async () => {
+    const { ctx, page: first, newPage } = await freshBrowser()
+    try {
+      const second = await newPage()
+      await first.goto(url('/login'))
+      await second.goto(url('/login'))
+
+      // The second tab is filled in, then the first logs in: that drops the CSRF secret of both forms.
+      await second.fill('#login-form [name=username]', 'user2')
+      await second.fill('#login-form [name=password]', 'password')
+      await second.check('#login-form [name=remember]')
+      await logIn(first, 'user1')
+      assert.equal(first.url(), url('/'))
+      assert.equal(await text(first, '#status'), 'Logged in as user1')
+
+      const response = await submit(second, '#login-submit')
+      assert.equal(response.status(), 403)
+      assert.ok(isHtml(response), 'an HTML page, not a JSON error')
+      assert.equal(await text(second, '#error'), 'The form expired, please try again')
+      assert.deepEqual(await loginForm(second), { username: 'user2', password: '', remember: true })
+      assert.match(await text(second, '#logged-in'), /You are logged in as user1\./)
+
+      // The form shown again works: the typed username and the remember box are sent along.
+      await second.fill('#login-form [name=password]', 'password')
+      await submit(second, '#login-submit')
+      assert.equal(second.url(), url('/'))
+      assert.equal(await text(second, '#status'), 'Logged in as user2')
+      assert.ok(await ctx.cookies(base).then((all) => all.some((c) => c.name === REMEMBER_COOKIE)), 'remembered')
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  test('a login form whose session is gone is shown again, with a fresh token that works', async () => {
+    const { ctx, page: p } = await freshBrowser()
+    try {
+      await p.goto(url('/protected'))
+      await p.fill('#login-form [name=username]', 'user1')
+      await p.fill('#login-form [name=password]', 'password')
+      await ctx.clearCookies() // the session expired, or the server restarted with a memory store
+
+      const response = await submit(p, '#login-submit')
+      assert.equal(response.status(), 403)
+      assert.equal(await text(p, '#error'), 'The form expired, please try again')
+      assert.deepEqual(await loginForm(p), { username: 'user1', password: '', remember: false })
+
+      await p.fill('#login-form [name=password]', 'password')
+      await submit(p, '#login-submit')
+      assert.equal(p.url(), url('/protected'), 'still on the way to the page the guard refused')
+      assert.match(await text(p, '#protected'), /user1/)
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  test('the login page while logged in says who is logged in, with a log-out button and a link back', async () => {
+    const { ctx, page: p } = await freshBrowser()
+    try {
+      await p.goto(url('/login'))
+      await logIn(p, 'user2')
+
+      await p.goto(url('/login?next=%2Fprotected'))
+      assert.match(await text(p, '#logged-in'), /You are logged in as user2\./)
+      assert.equal(await p.locator('#notice').count(), 0, 'no "please log in" for someone logged in')
+      await p.click('#back')
+      await p.waitForURL(url('/protected'))
+      assert.match(await text(p, '#protected'), /user2/)
+
+      await p.goto(url('/login'))
+      await submit(p, '#login-page-logout')
+      assert.equal(p.url(), url('/'))
+      assert.equal(await text(p, '#status'), 'You are not logged in')
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  test('an unknown page gets a 404 page that leads home', async () => {
+    const { ctx, page: p } = await freshBrowser()
+    try {
+      const response = await p.goto(url('/no-such-page?x=1'))
+      assert.equal(response.status(), 404)
+      assert.ok(isHtml(response))
+      assert.equal(await text(p, 'h1'), 'Page not found')
+      assert.match(await text(p, '#error-message'), /There is no page at \/no-such-page\?x=1\./)
+      await p.click('#error-link')
+      await p.waitForURL(url('/'))
+      assert.equal(await text(p, '#status'), 'You are not logged in')
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  test('the admin page: anonymous visitors log in first, user2 gets a 403 page, user1 gets in', async () => {
+    const { ctx, page: p } = await freshBrowser()
+    try {
+      await p.goto(url('/admin'))
+      assert.equal(p.url(), url('/login?next=%2Fadmin'))
+      assert.equal(await text(p, '#notice'), 'Please log in to see that page.')
+
+      // user2 is logged in and sent on to /admin, which is not for user2.
+      const [response] = await Promise.all([p.waitForResponse(url('/admin')), logIn(p, 'user2')])
+      assert.equal(p.url(), url('/admin'))
+      assert.equal(response.status(), 403)
+      assert.ok(isHtml(response))
+      assert.equal(await text(p, 'h1'), 'Not allowed')
+      assert.equal(await text(p, '#error-message'), 'Only users with the admin role can see this page.')
+
+      // "Log in as another user": the login page says who is logged in, and takes another login.
+      await p.click('#error-link')
+      await p.waitForURL(url('/login'))
+      assert.match(await text(p, '#logged-in'), /You are logged in as user2\./)
+      await logIn(p, 'user1')
+      await p.goto(url('/admin'))
+      assert.match(await text(p, '#admin'), /user1/)
+    } finally {
+      await ctx.close()
+    }
   })
 })
