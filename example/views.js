@@ -25,6 +25,9 @@ const STYLE = `
   .notice { background: #eef4ff; padding: .5rem 1rem }
   .notice > :first-child { margin-top: 0 }
   .notice > :last-child { margin-bottom: 0 }
+  table { border-collapse: collapse; width: 100% }
+  td, th { text-align: left; padding: .3rem; border-bottom: 1px solid #eee; vertical-align: top }
+  td form { display: inline }
 `
 
 // The logout button is a form: logging out changes state, so it is a POST with a CSRF token.
@@ -38,7 +41,7 @@ function logoutForm ({ user, csrfToken, id }) {
 // Every page gets `user` and `csrfToken` (see reply.render in app.js); `csrfToken`
 // is set when someone is logged in, for the logout button. Error pages have no
 // token (they write nothing to the session): the login page has the button.
-function layout ({ title, user, csrfToken, body }) {
+function layout ({ title, user, csrfToken, messages = [], body }) {
   let account = '<a href="/login">Log in</a>'
   if (user && csrfToken) account = logoutForm({ user, csrfToken, id: 'logout-submit' })
   else if (user) account = `<a id="account" href="/login">${escapeHtml(user.username)}: log out or switch user</a>`
@@ -56,10 +59,12 @@ function layout ({ title, user, csrfToken, body }) {
     <a href="/protected">Protected</a>
     <a href="/settings">Settings</a>
     <a href="/admin">Admin</a>
+    ${user ? '<a href="/account/sessions">Sessions</a>' : ''}
     ${account}
   </nav>
   <main>
     <h1>${escapeHtml(title)}</h1>
+    ${messages.map((text) => notice(text)).join('\n    ')}
     ${body}
   </main>
 </body>
@@ -75,7 +80,7 @@ function notice (text) {
   return text ? `<p id="notice" class="notice">${escapeHtml(text)}</p>` : ''
 }
 
-function homePage ({ user, csrfToken, fresh, authenticatedBy }) {
+function homePage ({ user, csrfToken, messages, fresh, authenticatedBy }) {
   const status = user ? `Logged in as ${user.username}` : 'You are not logged in'
   const details = user
     ? `<p id="login-details">Found by: ${escapeHtml(authenticatedBy)}. Fresh login: ${fresh ? 'yes' : 'no'}.</p>`
@@ -84,6 +89,7 @@ function homePage ({ user, csrfToken, fresh, authenticatedBy }) {
     title: 'Home',
     user,
     csrfToken,
+    messages,
     body: `<p id="status">${escapeHtml(status)}</p>
     ${details}`
   })
@@ -91,19 +97,21 @@ function homePage ({ user, csrfToken, fresh, authenticatedBy }) {
 
 // `next` is where the guard wanted to go; `back` is the safe version of it for a link.
 // The typed username and the "remember me" box survive a failed attempt; the password never does.
-function loginPage ({ user, csrfToken, next, back, username, remember, error }) {
+// Why the page is shown ("Please log in to see that page.") is a message the guard flashed.
+function loginPage ({ user, csrfToken, messages, next, back, username, remember, error }) {
   const status = user
     ? `<div id="logged-in" class="notice">
       <p>You are logged in as ${escapeHtml(user.username)}.</p>
       ${logoutForm({ user, csrfToken, id: 'login-page-logout' })}
       <p><a id="back" href="${escapeHtml(back)}">Go back</a>, or log in below as another user.</p>
     </div>`
-    : notice(next ? 'Please log in to see that page.' : '')
+    : ''
 
   return layout({
     title: 'Log in',
     user,
     csrfToken,
+    messages,
     body: `${status}
     ${errorMessage(error)}
     <form id="login-form" method="post" action="/login">
@@ -145,11 +153,12 @@ function adminPage ({ user, csrfToken }) {
   })
 }
 
-function reauthPage ({ user, csrfToken, next, error }) {
+function reauthPage ({ user, csrfToken, messages, next, error }) {
   return layout({
     title: 'Confirm your password',
     user,
     csrfToken,
+    messages,
     body: `${errorMessage(error)}
     <p>You were logged in from a remember-me cookie (or your connection changed).
     Please enter your password again to continue.</p>
@@ -159,6 +168,36 @@ function reauthPage ({ user, csrfToken, next, error }) {
       <label>Password for ${escapeHtml(user.username)}
         <input type="password" name="password" autocomplete="current-password" required autofocus></label>
       <button id="reauth-submit" type="submit">Confirm</button>
+    </form>`
+  })
+}
+
+const DATE = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })
+
+// Every login of the user, this one marked; each can be ended, or all the others at once.
+function sessionsPage ({ user, csrfToken, logins, current }) {
+  const endButton = (login) => `<form method="post" action="/account/sessions/${encodeURIComponent(login.id)}/end">
+          <input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
+          <button class="end-login" type="submit">${login.id === current ? 'Log out' : 'End'}</button>
+        </form>`
+  const rows = logins.map((login) => `<tr class="login${login.id === current ? ' current' : ''}">
+        <td>${escapeHtml(login.userAgent || 'unknown browser')}<br><small>${escapeHtml(login.ip)}${login.id === current ? ' · this browser' : ''}</small></td>
+        <td>${escapeHtml(login.method === 'remember' ? 'remember me' : 'password')}${login.remembered ? ', remembered' : ''}</td>
+        <td>since ${escapeHtml(DATE.format(login.createdAt))} UTC<br><small>last seen ${escapeHtml(DATE.format(login.lastSeenAt))} UTC</small></td>
+        <td>${endButton(login)}</td>
+      </tr>`).join('\n')
+  return layout({
+    title: 'Your sessions',
+    user,
+    csrfToken,
+    body: `<p>Where ${escapeHtml(user.username)} is logged in. Ending a login logs that browser out on its next request.</p>
+    <table id="logins">
+      <tr><th>Browser</th><th>How</th><th>When</th><th></th></tr>
+      ${rows}
+    </table>
+    <form id="end-others" method="post" action="/account/sessions/end-others">
+      <input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
+      <button id="end-others-submit" type="submit"${logins.length > 1 ? '' : ' disabled'}>Log out all other sessions</button>
     </form>`
   })
 }
@@ -182,5 +221,6 @@ module.exports = {
   settingsPage,
   adminPage,
   reauthPage,
+  sessionsPage,
   errorPage
 }

@@ -181,7 +181,8 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
       assert.equal(response.status(), 401)
       assert.equal(await text(p, '#error'), 'Invalid username or password')
       assert.deepEqual(await loginForm(p), { username: 'user1', password: '', remember: true })
-      assert.equal(await text(p, '#notice'), 'Please log in to see that page.', 'still on the way to /protected')
+      // The guard's message was shown once; the form still leads back to /protected.
+      assert.equal(await p.locator('#login-form [name=next]').inputValue(), '/protected', 'still on the way to /protected')
 
       // An unknown user gets the very same answer; the unticked box stays unticked.
       await p.fill('#login-form [name=username]', 'nobody')
@@ -319,6 +320,44 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
       assert.match(await text(p, '#admin'), /user1/)
     } finally {
       await ctx.close()
+    }
+  })
+
+  test('the sessions page lists every login of the user; it ends one, or all the others, and their remember cookies', async () => {
+    const laptop = await freshBrowser()
+    const phone = await freshBrowser()
+    const tablet = await freshBrowser()
+    try {
+      await app.loginManager.revokeLogins(2) // the logins of user2 made by the tests above
+      for (const [device, remember] of [[laptop, false], [phone, true], [tablet, false]]) {
+        await device.page.goto(url('/login'))
+        await logIn(device.page, 'user2', { remember })
+      }
+      const p = laptop.page
+      await p.goto(url('/account/sessions'))
+      assert.equal(await p.locator('#logins tr.login').count(), 3)
+      assert.equal(await p.locator('#logins tr.current').count(), 1, 'this browser is marked')
+      assert.match(await text(p, '#logins tr.current'), /this browser/)
+
+      // End the phone's login (the remembered one): its session and its remember cookie are dead.
+      const phoneRow = p.locator('#logins tr.login', { hasText: 'remembered' })
+      await Promise.all([p.waitForURL(url('/account/sessions')), phoneRow.locator('.end-login').click()])
+      assert.equal(await p.locator('#logins tr.login').count(), 2)
+      await phone.page.goto(url('/protected'))
+      assert.equal(phone.page.url(), url('/login?next=%2Fprotected'), 'the phone is logged out')
+      await phone.ctx.clearCookies({ name: SESSION_COOKIE })
+      await phone.page.goto(url('/protected'))
+      assert.equal(phone.page.url(), url('/login?next=%2Fprotected'), 'and its remember cookie is dead too')
+
+      // Log out all other sessions: the tablet is logged out, the laptop stays.
+      await Promise.all([p.waitForURL(url('/account/sessions')), p.click('#end-others-submit')])
+      assert.equal(await p.locator('#logins tr.login').count(), 1)
+      await tablet.page.goto(url('/protected'))
+      assert.equal(tablet.page.url(), url('/login?next=%2Fprotected'))
+      await p.goto(url('/protected'))
+      assert.match(await text(p, '#protected'), /user2/)
+    } finally {
+      for (const device of [laptop, phone, tablet]) await device.ctx.close()
     }
   })
 })

@@ -39,6 +39,32 @@ async function logIn (jar, username, { remember = false } = {}) {
   return res
 }
 
+describe('the example on @fastify/secure-session (SESSION=secure)', () => {
+  test('a login, the guard\'s message, a remember-me restore, the sessions page and a logout, in an encrypted cookie', async (t) => {
+    const app = await build({ ...SECRETS, session: 'secure' })
+    t.after(() => app.close())
+    const jar = createJar(app)
+    const refused = await jar.get({ url: '/protected', headers: { accept: BROWSER } })
+    assert.equal(refused.statusCode, 302)
+    const page = await jar.get({ url: refused.headers.location, headers: { accept: BROWSER } })
+    assert.match(page.body, /Please log in to see that page\./, 'the guard\'s flashed message')
+    assert.ok(jar.cookies.session, 'the session is the secure-session cookie')
+    assert.equal(jar.cookies.sessionId, undefined)
+
+    await logIn(jar, 'user1', { remember: true })
+    assert.match((await jar.get({ url: '/protected', headers: { accept: BROWSER } })).body, /user1, this page is protected/)
+    delete jar.cookies.session // the browser was closed
+    assert.match((await jar.get({ url: '/protected', headers: { accept: BROWSER } })).body, /user1, this page is protected/)
+
+    const sessions = await jar.get({ url: '/account/sessions', headers: { accept: BROWSER } })
+    assert.equal(sessions.statusCode, 200)
+    assert.equal(sessions.body.match(/<tr class="login/g).length, 1)
+    const logout = new URLSearchParams({ _csrf: csrfTokenIn(sessions.body) })
+    await jar.post('/logout', logout.toString(), { headers: { accept: BROWSER, 'content-type': FORM } })
+    assert.equal((await jar.get({ url: '/protected' })).statusCode, 401)
+  })
+})
+
 describe('the example for API clients and browsers', () => {
   let app
 
