@@ -25,11 +25,11 @@ export interface LoginContext {
 }
 
 export function createContext (options: ResolvedOptions, sessions: SessionAccess, allStateKeys: Set<string>): LoginContext {
-  const registry = options.logins === undefined ? undefined : new Registry(options.logins, options.remember?.secrets)
+  const registry = options.logins === undefined ? undefined : new Registry(options.logins, options.remember?.secrets, options.key)
   const context: LoginContext = {
     options,
     manager: new LoginManager(options, registry),
-    codec: options.remember !== undefined && registry === undefined ? new RememberCodec(options.remember.secrets) : undefined,
+    codec: options.remember !== undefined && registry === undefined ? new RememberCodec(options.remember.secrets, options.key) : undefined,
     registry,
     sessions,
     stateKey: stateKeyOf(options.key),

@@ -18,6 +18,16 @@ function isNavigation (request: FastifyRequest): boolean {
   return new Negotiator(request.raw).mediaType(MEDIA_TYPES) === 'text/html'
 }
 
+/**
+ * A CORS preflight: OPTIONS with an Origin and the method asked for. Only these go
+ * through as the exempt OPTIONS: any other OPTIONS request would run the guarded
+ * handler (an `app.all()` route) for anyone.
+ */
+function isPreflight (request: FastifyRequest): boolean {
+  const headers = request.headers
+  return headers.origin !== undefined && headers['access-control-request-method'] !== undefined
+}
+
 /** A login or refresh page: its address, and its origin when it is on another site. */
 interface Page {
   url: string
@@ -62,7 +72,7 @@ export function createGuard (context: LoginContext, guardOptions: LoginGuardOpti
   return loginGuard as LoginGuard
 
   function check (request: FastifyRequest, reply: FastifyReply, done: GuardDone, sent: () => void): void {
-    if (options.exemptMethods.has(request.method)) return done()
+    if (options.exemptMethods.has(request.method) && (request.method !== 'OPTIONS' || isPreflight(request))) return done()
     if (request.user === null) {
       manager.emit('unauthorized', request)
       return refuse(request, reply, onUnauthorized, loginPage, LoginRequiredError, done, sent)

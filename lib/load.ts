@@ -207,13 +207,16 @@ async function refreshToken (context: LoginContext, request: FastifyRequest, rep
   const series = await registry.getSeries(token.selector)
   const now = Date.now()
   if (series === null) return reject(context, request, reply, 'revoked')
-  if (series.loginId !== state.loginId || series.userId !== state.id) return reject(context, request, reply, 'other-user')
-  if (!registry.isCurrent(series, token.validator)) return reject(context, request, reply, 'signature')
+  if (series.loginId !== state.loginId || registry.userOf(series) !== state.id) return reject(context, request, reply, 'other-user')
+  // The current token, re-signed (it may have been signed by an older secret); or the
+  // current one handed to a browser that still holds the one before it, within the grace window.
+  const current = registry.isCurrent(series, token.validator) ? registry.cookie(token.selector, token.validator) : registry.healed(series, token.validator, now)
+  if (current === null) return reject(context, request, reply, 'signature')
   if (series.expiresAt <= now) return reject(context, request, reply, 'expired')
   if (series.version !== versionOf(context, user)) return reject(context, request, reply, 'version')
   const expiresAt = now + series.lifetime
+  setRememberCookie(context, reply, current, expiresAt)
   await registry.extend(token.selector, expiresAt)
-  setRememberCookie(context, reply, cookie, expiresAt)
   return undefined
 }
 
@@ -262,25 +265,35 @@ async function fromToken (
   if ('reason' in token) return reject(context, request, reply, token.reason)
   const series = await registry.getSeries(token.selector)
   if (series === null) return reject(context, request, reply, 'revoked')
-  if (stale !== undefined && stale.id !== series.userId) return false
+  const userId = registry.userOf(series)!
+  if (stale !== undefined && stale.id !== userId) return false
   if (series.expiresAt <= Date.now()) return reject(context, request, reply, 'expired')
-  const user = stale === undefined ? toUser(await options.loadUser(series.userId, request), 'loadUser') : stale.user
+  const user = stale === undefined ? toUser(await options.loadUser(userId, request), 'loadUser') : stale.user
   if (user === null) return reject(context, request, reply, 'unknown-user')
   if (!options.isActive(user)) return reject(context, request, reply, 'inactive')
   const version = versionOf(context, user)
   if (version !== series.version) {
     // Credentials changed since: this series can never work again.
-    await registry.revoke(series.userId, [series.loginId])
+    await registry.revoke(userId, [series.loginId])
     return reject(context, request, reply, 'version')
   }
-  return rotate(context, request, reply, token, user, series, version)
+  if (cannotSetCookies(request) &&
+    (registry.isCurrent(series, token.validator) || registry.healed(series, token.validator) !== null)) {
+    // An upgrade (a WebSocket) gets no Set-Cookie: a rotation here would be lost, and
+    // the browser's next restore would look like a copied cookie. This request is
+    // let in on the current token, without rotating and without a session.
+    setUser(request, user, 'remember', series.loginId)
+    restored(context, request, reply, user, userId)
+    return true
+  }
+  return rotate(context, request, reply, token, user, userId, series, version)
 }
 
 async function rotate (
-  context: LoginContext, request: FastifyRequest, reply: FastifyReply, token: Token, user: LoginUser, presented: RememberSeries, version: string
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, token: Token, user: LoginUser, userId: string,
+  presented: RememberSeries, version: string
 ): Promise<boolean> {
   const registry = context.registry!
-  const userId = presented.userId
   const { login } = registry.newLogin(request, userId, 'remember', undefined)
   login.remembered = true
   const { result, cookie } = registry.rotate(token, login, presented.expiresAt)
@@ -292,19 +305,23 @@ async function rotate (
     return reject(context, request, reply, 'theft')
   }
   const { series } = rotation
+  // The new cookie goes out before anything else can fail: a rotation whose cookie
+  // never reached the browser would make its next restore look like a theft.
+  const refresh = context.options.remember!.refresh
+  const expiresAt = refresh ? Date.now() + series.lifetime : series.expiresAt
+  // Within the grace window: the current cookie, when the browser holds the one before it.
+  const current = rotation.status === 'rotated' ? cookie : registry.healed(series, token.validator)
+  if (current !== null) setRememberCookie(context, reply, current, expiresAt)
   const loginId = rotation.status === 'rotated' ? login.id : series.loginId
+  if (refresh && rotation.status === 'rotated') await registry.extend(series.selector, expiresAt)
   await restore(context, request, user, userId, version, series.lifetime, loginId)
-  if (rotation.status === 'rotated') {
-    let expiresAt = series.expiresAt
-    if (context.options.remember!.refresh) {
-      expiresAt = Date.now() + series.lifetime
-      await registry.extend(series.selector, expiresAt)
-    }
-    setRememberCookie(context, reply, cookie, expiresAt)
-  }
-  // Within the grace window the cookie is left alone: the request that rotated sets the new one.
   restored(context, request, reply, user, userId)
   return true
+}
+
+/** A request whose response cannot carry cookies: an upgrade (WebSocket) answered with 101. */
+function cannotSetCookies (request: FastifyRequest): boolean {
+  return request.headers.upgrade !== undefined
 }
 
 /** A restore is a login, not fresh; the cookie is not checked again while the session lasts. */

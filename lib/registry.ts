@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { Signer } from '@fastify/cookie'
 import { sha256 } from './digest'
@@ -12,6 +12,8 @@ const TOUCH_INTERVAL = 60 * 1000
 /** Format of the registry's remember cookie: `2.<selector>.<validator>`, signed. */
 const TOKEN = /^2\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/
 const MAX_TOKEN_LENGTH = 512
+/** `revokeAll` deletes what it listed, then looks again: a restore may have replaced a login meanwhile. */
+const REVOKE_ROUNDS = 5
 
 /** A remember series to make with a login. */
 export interface NewSeries {
@@ -36,25 +38,48 @@ function randomId (bytes: number): string {
  * Remember-me under the registry is a selector and a validator; the store keeps a
  * hash of the validator, rotated at each restore (Spring Security's persistent
  * tokens, Barry Jaspan's improved persistent login cookie).
+ *
+ * One store may serve several logins of an app: this registration's records carry
+ * user ids as `<key>:<id>`, and its tokens are signed for its key, so a customer's
+ * login or remember cookie is never a staff login.
  */
 export class Registry {
   readonly store: LoginStore
   readonly graceMs: number
   readonly idleTimeout: number
+  readonly #key: string
+  readonly #owner: string
   readonly #signer: InstanceType<typeof Signer> | undefined
+  /** Derives each next validator from the last, so a lost rotation can be handed out again. */
+  readonly #chain: Buffer | undefined
 
-  constructor (options: ResolvedLogins, rememberSecrets: readonly string[] | undefined) {
+  constructor (options: ResolvedLogins, rememberSecrets: readonly string[] | undefined, key: string) {
     this.store = options.store
     this.graceMs = options.graceMs
     this.idleTimeout = options.idleTimeout
+    this.#key = key
+    this.#owner = `${key}:`
     this.#signer = rememberSecrets === undefined ? undefined : new Signer([...rememberSecrets], 'sha256')
+    this.#chain = rememberSecrets === undefined
+      ? undefined
+      : Buffer.from(hkdfSync('sha256', rememberSecrets[0]!, 'fastify-login', `remember validator chain for ${key}`, 32))
+  }
+
+  /** The store's user id of an app user id of this registration. */
+  #storeId (userId: string): string {
+    return this.#owner + userId
+  }
+
+  /** The app's user id of a record of this registration, or null for another registration's. */
+  userOf (record: { userId: string }): string | null {
+    return record.userId.startsWith(this.#owner) ? record.userId.slice(this.#owner.length) : null
   }
 
   /** A new login record for `userId`, made from this request; with `series`, its remember token too. */
   newLogin (request: FastifyRequest, userId: string, method: LoginMethod, series: NewSeries | undefined, now = Date.now()) {
     const login: LoginRecord = {
       id: randomId(16),
-      userId,
+      userId: this.#storeId(userId),
       createdAt: now,
       lastSeenAt: now,
       ip: request.ip ?? '',
@@ -68,7 +93,7 @@ export class Registry {
     login.series = selector
     const record: RememberSeries = {
       selector,
-      userId,
+      userId: login.userId,
       loginId: login.id,
       validatorHash: sha256(validator),
       previousHash: null,
@@ -80,9 +105,9 @@ export class Registry {
     return { login, series: record, cookie: this.cookie(selector, validator) }
   }
 
-  /** The signed cookie value of a token. */
+  /** The signed cookie value of a token, signed for this registration's key. */
   cookie (selector: string, validator: string): string {
-    return this.#signer!.sign(`2.${selector}.${validator}`)
+    return this.#signer!.sign(`${this.#key}\n2.${selector}.${validator}`).slice(this.#key.length + 1)
   }
 
   /**
@@ -101,7 +126,7 @@ export class Registry {
   /** Does the login stand, for this user? Records the visit at most once a minute. */
   async stands (loginId: string, userId: string, now = Date.now()): Promise<boolean> {
     const login = await guarded(() => this.store.getLogin(loginId))
-    if (login === null || login.userId !== userId) return false
+    if (login === null || login.userId !== this.#storeId(userId)) return false
     if (now - login.lastSeenAt >= TOUCH_INTERVAL) {
       const series = login.series === undefined ? null : await this.getSeries(login.series)
       await guarded(() => this.store.touchLogin(loginId, now, this.ttl(series?.expiresAt, now)))
@@ -110,43 +135,67 @@ export class Registry {
   }
 
   async list (userId: string): Promise<LoginInfo[]> {
-    const logins = await guarded(() => this.store.listLogins(userId))
-    return logins.map(({ id, userId, createdAt, lastSeenAt, ip, userAgent, method, remembered }) =>
+    const logins = await guarded(() => this.store.listLogins(this.#storeId(userId)))
+    return logins.map(({ id, createdAt, lastSeenAt, ip, userAgent, method, remembered }) =>
       ({ id, userId, createdAt, lastSeenAt, ip, userAgent, method, remembered }))
   }
 
   revoke (userId: string, loginIds: readonly string[]): Promise<void> {
-    return guarded(() => this.store.deleteLogins(userId, loginIds))
+    return guarded(() => this.store.deleteLogins(this.#storeId(userId), loginIds))
   }
 
+  /**
+   * Ends every login of the user but `except`. A remember-me restore running at the
+   * same moment replaces a login by a new one, which a single list-then-delete would
+   * miss: so it looks again until nothing is left to end.
+   */
   async revokeAll (userId: string, except: string | null): Promise<number> {
-    const ids = (await guarded(() => this.store.listLogins(userId))).map((login) => login.id).filter((id) => id !== except)
-    if (ids.length > 0) await this.revoke(userId, ids)
-    return ids.length
+    let ended = 0
+    for (let round = 0; round < REVOKE_ROUNDS; round++) {
+      const ids = (await this.list(userId)).map((login) => login.id).filter((id) => id !== except)
+      if (ids.length === 0) break
+      await this.revoke(userId, ids)
+      ended += ids.length
+    }
+    return ended
   }
 
-  /** Reads a remember cookie: its token when the format and signature hold, else why not. */
-  parse (cookie: string): Token | { reason: RememberRejectReason, renew?: undefined } {
+  /** Reads a remember cookie: its token when the format and this key's signature hold, else why not. */
+  parse (cookie: string): Token | { reason: RememberRejectReason } {
     if (cookie.length > MAX_TOKEN_LENGTH || !cookie.startsWith('2.')) return { reason: 'malformed' }
-    const { valid, value } = this.#signer!.unsign(cookie)
+    const { valid, value } = this.#signer!.unsign(`${this.#key}\n${cookie}`)
     if (!valid || value === null) return { reason: 'signature' }
-    const match = TOKEN.exec(value)
+    const match = TOKEN.exec(value.slice(this.#key.length + 1))
     if (match === null) return { reason: 'malformed' }
     return { selector: match[1]!, validator: match[2]! }
   }
 
-  getSeries (selector: string): Promise<RememberSeries | null> {
-    return guarded(() => this.store.getSeries(selector))
+  /** The series, when it exists and is this registration's. */
+  async getSeries (selector: string): Promise<RememberSeries | null> {
+    const series = await guarded(() => this.store.getSeries(selector))
+    return series !== null && this.userOf(series) !== null ? series : null
   }
 
-  /** Is `validator` the series' current one? (For `refresh`, which extends without rotating.) */
+  /** Is `validator` the series' current one? */
   isCurrent (series: RememberSeries, validator: string): boolean {
     return equalHashes(series.validatorHash, sha256(validator))
   }
 
+  /**
+   * The series' current token when `validator` is the one before it and the
+   * rotation was less than `graceMs` ago: a parallel request of the browser that
+   * rotated, or one whose rotating response was lost, gets the current cookie.
+   */
+  healed (series: RememberSeries, validator: string, now = Date.now()): string | null {
+    if (series.previousHash === null || !equalHashes(series.previousHash, sha256(validator)) ||
+      now - series.rotatedAt > this.graceMs) return null
+    const next = this.#next(series.selector, validator)
+    return this.isCurrent(series, next) ? this.cookie(series.selector, next) : null
+  }
+
   /** Rotates the series presented by `token`, replacing its login by `login`. */
   rotate (token: Token, login: LoginRecord, expiresAt: number, now = Date.now()): { result: Promise<RotateResult>, cookie: string } {
-    const validator = randomId(32)
+    const validator = this.#next(token.selector, token.validator)
     login.series = token.selector
     const result = guarded(() => this.store.rotateSeries(token.selector, {
       presentedHash: sha256(token.validator),
@@ -161,6 +210,11 @@ export class Registry {
 
   extend (selector: string, expiresAt: number): Promise<void> {
     return guarded(() => this.store.extendSeries(selector, expiresAt))
+  }
+
+  /** The validator after `validator`: only the server, with the secret, can compute it. */
+  #next (selector: string, validator: string): string {
+    return createHmac('sha256', this.#chain!).update(`${selector}.${validator}`).digest('base64url')
   }
 }
 

@@ -39,8 +39,14 @@ export type RememberResult =
   | { ok: true, payload: RememberPayload }
   | { ok: false, reason: RememberRejectReason }
 
-function deriveKey (secret: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, 'fastify-login', 'remember-me cookie v1', 32))
+/**
+ * The sealing key of a secret, for one registration: each `key` has its own, so a
+ * cookie of one login (customers) never opens as a cookie of another (staff),
+ * even under the same secret. The default key keeps the key of earlier versions.
+ */
+function deriveKey (secret: string, key: string): Buffer {
+  const info = key === 'login' ? 'remember-me cookie v1' : `remember-me cookie v1 for ${key}`
+  return Buffer.from(hkdfSync('sha256', secret, 'fastify-login', info, 32))
 }
 
 const digestVersion = createDigest()
@@ -72,9 +78,9 @@ export class RememberCodec {
   private readonly signer: InstanceType<typeof Signer>
   private readonly keys: Buffer[]
 
-  constructor (secrets: readonly string[]) {
+  constructor (secrets: readonly string[], key: string) {
     this.signer = new Signer([...secrets], 'sha256')
-    this.keys = secrets.map(deriveKey)
+    this.keys = secrets.map((secret) => deriveKey(secret, key))
   }
 
   encode (id: string, expires: number, lifetime: number, version: string): string {

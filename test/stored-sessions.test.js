@@ -7,7 +7,8 @@
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { MemoryStore } = require('@fastify/session')
-const { buildApp, createJar, USERS } = require('./helper')
+const { MemoryLoginStore } = require('fastify-login')
+const { buildApp, createJar, USERS, REMEMBER_SECRET } = require('./helper')
 const { JsonStore } = require('./support/json-store')
 const { refusalHandlerTests } = require('./support/refusal-handlers')
 
@@ -31,6 +32,32 @@ test('a confirmLogin whose save fails leaves the login stale', async (t) => {
   const me = (await jar.get('/me')).json()
   assert.equal(me.user.id, 1)
   assert.equal(me.fresh, false)
+})
+
+test('login registry: a session store down during a remember-me restore is a 500 that still hands over the rotated cookie; no theft afterwards', async (t) => {
+  const store = new JsonStore()
+  const thefts = []
+  const app = await buildApp({
+    kind,
+    store,
+    login: { remember: { secret: REMEMBER_SECRET }, logins: { store: new MemoryLoginStore(), graceMs: 100 } }
+  })
+  t.after(() => app.close())
+  app.loginManager.on('rememberTheft', (request, userId) => thefts.push(userId))
+  const jar = createJar(app)
+  await jar.post('/login', { id: 1, remember: true })
+  delete jar.cookies.sessionId // a browser restart
+
+  store.down.destroy = true // the restore's new session cannot replace the old one
+  const failed = await jar.get('/me')
+  assert.equal(failed.statusCode, 500)
+  store.down.destroy = false
+  await new Promise((resolve) => setTimeout(resolve, 200)) // past the grace window
+
+  const res = await jar.get('/me')
+  assert.equal(res.json().user?.id, 1, 'the login made before the outage works again')
+  assert.deepEqual(thefts, [])
+  assert.ok(jar.cookies.remember_token)
 })
 
 describe('custom refusal handlers give the same response with every store: an async store', () => {

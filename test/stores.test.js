@@ -324,6 +324,18 @@ function storeContract (name, createStore, options = {}) {
       assert.equal(await store.getSeries(unknown), null)
     })
 
+    test('extendSeries keeps the login it backs alive at least as long, so deleting the user\'s logins reaches the series', async () => {
+      const store = await createStore()
+      const { login, series } = makeRemembered()
+      await store.createLogin(login, 200, series) // a login shorter-lived than its series
+      await store.extendSeries(series.selector, Date.now() + DAY)
+      await sleep(300)
+      assert.deepEqual(await store.getLogin(login.id), login, 'the login lives on with its series')
+      assert.deepEqual(ids(await store.listLogins('user-1')), [login.id])
+      await store.deleteLogins('user-1', [login.id])
+      assert.equal(await store.getSeries(series.selector), null)
+    })
+
     test('bad arguments are rejected before anything is saved', async () => {
       const store = await createStore()
       const { login, series } = makeRemembered()
@@ -511,11 +523,13 @@ describe('RedisLoginStore', { skip: skipWithoutRedis(), concurrency: true }, () 
       const ttl = await A.pTTL(key)
       assert.ok(ttl > 0, `${key} has a TTL (PTTL ${ttl})`)
     }
-    // A user's index lives as long as its longest login, not longer.
+    // A user's index lives as long as its longest login, not longer: here the
+    // remembered login, which extendSeries made live as long as its series.
     const index = await A.pTTL(`${prefix}user:user-1`)
-    const longest = await A.pTTL(`${prefix}login:${plain.id}`)
-    assert.ok(index >= longest - 50 && index <= 2 * LONG, `index PTTL ${index}, longest login PTTL ${longest}`)
+    const longest = Math.max(await A.pTTL(`${prefix}login:${plain.id}`), await A.pTTL(`${prefix}login:${kept.login.id}`))
+    assert.ok(index >= longest - 50 && index <= longest + 50, `index PTTL ${index}, longest login PTTL ${longest}`)
     assert.ok((await A.pTTL(`${prefix}series:${kept.series.selector}`)) > DAY - LONG)
+    assert.ok((await A.pTTL(`${prefix}login:${kept.login.id}`)) > DAY - LONG, 'the remembered login lives as long as its series')
   })
 
   test('keys are gone after their TTL, and the index keeps no expired member', async () => {

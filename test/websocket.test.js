@@ -197,3 +197,34 @@ describe('a WebSocket route behind loginRequired', () => {
     await assertRefused(wsUrl, { cookie }, 'pre-logout session cookie')
   })
 })
+
+describe('a WebSocket restored from a login-registry remember token', () => {
+  test('opens without rotating the token (a 101 carries no Set-Cookie), so the browser\'s cookie keeps working: no false theft', async (t) => {
+    const thefts = []
+    const app = await buildApp({
+      login: { remember: { secret: REMEMBER_SECRET }, logins: { graceMs: 100 } },
+      routes: async (app) => {
+        await app.register(fastifyWebsocket)
+        app.get('/ws', { websocket: true, preHandler: app.loginRequired }, (socket, request) => {
+          socket.send(JSON.stringify({ hello: request.user.username, by: request.authenticatedBy }))
+        })
+      }
+    })
+    t.after(() => app.close())
+    app.loginManager.on('rememberTheft', (request, userId) => thefts.push(userId))
+    const wsUrl = (await app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws') + '/ws'
+    const jar = createJar(app)
+    await jar.post('/login', { id: 1, remember: true })
+    const cookie = `${REMEMBER_COOKIE}=${jar.cookies[REMEMBER_COOKIE]}`
+
+    const conn = await connect(wsUrl, { cookie })
+    assert.equal(conn.opened, true)
+    assert.deepEqual(JSON.parse(await conn.next()), { hello: 'user1', by: 'remember' })
+    await conn.close()
+    await new Promise((resolve) => setTimeout(resolve, 200)) // past the grace window
+
+    const res = await app.inject({ url: '/me', headers: { cookie } })
+    assert.equal(res.json().user?.id, 1, 'the cookie the browser holds still restores')
+    assert.deepEqual(thefts, [])
+  })
+})

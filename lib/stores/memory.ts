@@ -132,8 +132,13 @@ export class MemoryLoginStore implements LoginStore {
 
   async extendSeries (selector: string, expiresAt: number): Promise<void> {
     checkMs(expiresAt, 'expiresAt')
-    const series = this.liveSeries(selector, this.sweep())
-    if (series !== undefined) series.expiresAt = expiresAt
+    const now = this.sweep()
+    const series = this.liveSeries(selector, now)
+    if (series === undefined) return
+    series.expiresAt = expiresAt
+    // The login lives at least as long as its series, so revoking the user's logins reaches the series.
+    const login = this.liveLogin(series.loginId, now)
+    if (login !== undefined && login.expiresAt < expiresAt) login.expiresAt = expiresAt
   }
 
   /** Called by every write: purges a few expired entries. Returns the time. */

@@ -156,11 +156,21 @@ dropLogin(series.loginId, series.userId)
 return { 'theft', raw }
 `)
 
-/** KEYS: series. ARGV: prefix, expiresAt. */
+/**
+ * KEYS: series. ARGV: prefix, expiresAt. The series' login lives at least as
+ * long as the series, so revoking the user's logins always reaches the series.
+ */
 export const EXTEND = script(`
 local series = decodeSeries(redis.call('GET', KEYS[1]))
 if not series then return 0 end
-series.expiresAt = tonumber(ARGV[2])
+local expires = tonumber(ARGV[2])
+series.expiresAt = expires
 redis.call('SET', KEYS[1], cjson.encode(series), 'PXAT', ARGV[2])
+local loginKey = ARGV[1] .. 'login:' .. series.loginId
+local login = redis.call('GET', loginKey)
+local now = clock()
+if login and now + redis.call('PTTL', loginKey) < expires then
+  saveLogin(loginKey, ARGV[1] .. 'user:' .. series.userId, series.loginId, login, expires - now)
+end
 return 1
 `)

@@ -98,6 +98,9 @@ export interface LoginStore {
   getSeries (selector: string): Promise<RememberSeries | null>
   /** Checks the presented validator and rotates, atomically. See `RotateResult`. */
   rotateSeries (selector: string, rotation: Rotation): Promise<RotateResult>
-  /** Moves the series' expiry (remember `refresh`); nothing when the series is gone. */
+  /**
+   * Moves the series' expiry (remember `refresh`), and makes the login it backs live
+   * at least until then; nothing when the series is gone.
+   */
   extendSeries (selector: string, expiresAt: number): Promise<void>
 }

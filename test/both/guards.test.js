@@ -140,14 +140,26 @@ describe('loginRequired', () => {
 })
 
 describe('exemptMethods', () => {
-  test('OPTIONS passes by default, HEAD is guarded like GET', async (t) => {
+  test('a CORS preflight (OPTIONS) passes by default, HEAD is guarded like GET', async (t) => {
     const app = await buildApp({ routes: protectedRoutes({}) })
     t.after(() => app.close())
 
-    const options = await app.inject({ method: 'OPTIONS', url: '/protected' })
+    const preflight = { origin: 'https://app.example.com', 'access-control-request-method': 'PUT' }
+    const options = await app.inject({ method: 'OPTIONS', url: '/protected', headers: preflight })
     assert.equal(options.statusCode, 204)
     const head = await app.inject({ method: 'HEAD', url: '/protected' })
     assert.equal(head.statusCode, 401)
+  })
+
+  test('an OPTIONS request that is not a preflight is guarded: it would run the handler of an app.all() route', async (t) => {
+    const app = await buildApp({
+      routes: (app) => app.all('/report', { preHandler: app.loginRequired }, async () => ({ salaries: [1] }))
+    })
+    t.after(() => app.close())
+    assert.equal((await app.inject({ method: 'OPTIONS', url: '/report' })).statusCode, 401)
+    assert.equal((await app.inject({ method: 'OPTIONS', url: '/report', headers: { origin: 'https://a.example' } })).statusCode, 401)
+    const preflight = await app.inject({ method: 'OPTIONS', url: '/report', headers: { origin: 'https://a.example', 'access-control-request-method': 'GET' } })
+    assert.equal(preflight.statusCode, 200)
   })
 
   test('a custom list replaces the default', async (t) => {

@@ -15,10 +15,11 @@ const REMEMBER = 'remember_token'
 const UA_A = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0'
 
 /** An app with the registry on a memory store the test can reach, and its events. */
-async function setup ({ login = {}, routes, store = new MemoryLoginStore(), session } = {}) {
+async function setup ({ login = {}, routes, store = new MemoryLoginStore(), session, sessionStore } = {}) {
   const events = { theft: [], rejected: [], restored: 0 }
   const app = await buildApp({
     session,
+    store: sessionStore,
     login: { logins: { store, graceMs: 300 }, remember: { secret: REMEMBER_SECRET }, ...login },
     routes: async (app) => {
       app.get('/logins', { preHandler: app.loginRequired }, async (request) => ({
@@ -192,7 +193,7 @@ describe('remember-me as a rotating token', () => {
     const match = /^2\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\.[A-Za-z0-9+/=_-]+$/.exec(cookie)
     assert.ok(match, cookie)
     const series = await store.getSeries(match[1])
-    assert.equal(series.userId, '1')
+    assert.equal(series.userId, 'login:1', "user ids in the store are the login's key and the id: several logins can share a store")
     assert.ok(!JSON.stringify(series).includes(match[2]), 'only a hash of the validator is stored')
   })
 
@@ -260,8 +261,9 @@ describe('remember-me as a rotating token', () => {
     assert.deepEqual(events.theft, [])
     const loginIds = new Set(results.map((res) => res.json().loginId))
     assert.equal(loginIds.size, 1, 'all of them joined the one login the rotation made')
-    const rotated = results.map((res) => setCookies(res).find((c) => c.name === REMEMBER)).filter(Boolean)
-    assert.equal(rotated.length, 1, 'one response carries the new cookie; the others leave it alone')
+    const rotated = results.map((res) => setCookies(res).find((c) => c.name === REMEMBER))
+    assert.ok(rotated.every((c) => c && !isCleared(c)), 'every response carries the rotated cookie, whichever arrives last')
+    assert.equal(new Set(rotated.map((c) => c.value)).size, 1, 'the same one')
     assert.equal((await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${rotated[0].value}` } })).json().user?.id, 1)
   })
 
@@ -393,5 +395,160 @@ describe('registry with the test helper', () => {
     const login = await loginAs(app, USERS.get('1'))
     const res = await app.inject({ url: '/logins', cookies: login.cookies })
     assert.equal(res.json().logins[0].method, 'test')
+  })
+})
+
+describe('several logins sharing one registry store', () => {
+  const Fastify = require('fastify')
+  const fastifyCookie = require('@fastify/cookie')
+  const fastifyLogin = require('fastify-login')
+  const { registerSession } = require('../helper')
+
+  /** Customers under `/` and staff under `/admin`, one store and one remember secret for both. */
+  async function realms () {
+    const store = new MemoryLoginStore()
+    const customers = new Map([['7', { id: 7, name: 'customer 7' }]])
+    const staff = new Map([['7', { id: 7, name: 'admin 7' }]])
+    const app = Fastify()
+    await app.register(fastifyCookie)
+    await registerSession(app)
+    for (const [key, users, prefix, cookieName] of [['customer', customers, '', 'remember_token'], ['staff', staff, '/admin', 'staff_remember']]) {
+      await app.register(async (scope) => {
+        await scope.register(fastifyLogin, {
+          key,
+          loadUser: async (id) => users.get(id) ?? null,
+          remember: { secret: REMEMBER_SECRET, cookieName },
+          logins: { store }
+        })
+        scope.post('/login', async (request, reply) => reply.loginUser(users.get('7'), { remember: true }))
+        scope.get('/me', async (request) => ({ name: request.user?.name ?? null }))
+        scope.get('/logins', async () => scope.loginManager.listLogins(7))
+        scope.post('/revoke-all', async () => ({ ended: await scope.loginManager.revokeLogins(7) }))
+      }, { prefix })
+    }
+    await app.ready()
+    return app
+  }
+
+  test("a customer's remember token renamed to the staff cookie is not a staff login", async (t) => {
+    const app = await realms()
+    t.after(() => app.close())
+    const customer = createJar(app)
+    await customer.post('/login', {})
+    const res = await app.inject({ url: '/admin/me', headers: { cookie: `staff_remember=${customer.cookies.remember_token}` } })
+    assert.deepEqual(res.json(), { name: null })
+  })
+
+  test("staff do not see or end a customer's logins with the same user id", async (t) => {
+    const app = await realms()
+    t.after(() => app.close())
+    const customer = createJar(app)
+    await customer.post('/login', {})
+    assert.deepEqual((await app.inject('/admin/logins')).json(), [])
+    assert.deepEqual((await app.inject({ method: 'POST', url: '/admin/revoke-all' })).json(), { ended: 0 })
+    assert.deepEqual((await customer.get('/me')).json(), { name: 'customer 7' })
+    assert.equal((await app.inject('/logins')).json().length, 1)
+  })
+})
+
+describe('rotation that heals, and never calls a lost response a theft', () => {
+  test('the response that rotated is lost: the next request within the grace window gets the current cookie, and later restores work', async (t) => {
+    const { app, events } = await setup()
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1, { remember: true })
+    const old = jar.cookies[REMEMBER]
+    await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${old}` } }) // rotated; its response never arrives
+    const second = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${old}` } })
+    assert.equal(second.json().user?.id, 1)
+    const healed = setCookies(second).find((c) => c.name === REMEMBER)
+    assert.ok(healed && !isCleared(healed), 'the current cookie is handed out again')
+    await new Promise((resolve) => setTimeout(resolve, 400)) // past graceMs
+    const later = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${healed.value}` } })
+    assert.equal(later.json().user?.id, 1)
+    assert.deepEqual(events.theft, [])
+  })
+
+  test('with refresh, a browser still holding the previous validator within the grace window gets the current cookie, not a cleared one', async (t) => {
+    const { app, events } = await setup({ login: { remember: { secret: REMEMBER_SECRET, refresh: true } } })
+    t.after(() => app.close())
+    const jar = await loggedIn(app, 1, { remember: true })
+    const old = jar.cookies[REMEMBER]
+    delete jar.cookies[SESSION_COOKIE]
+    const first = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${old}` } }) // tab 1 rotates
+    const tab2 = createJar(app)
+    tab2.cookies[REMEMBER] = old
+    await tab2.get('/me') // tab 2 joins within the grace window: a session, and the current cookie
+    tab2.cookies[REMEMBER] = old // ...which tab 2's stale copy of the cookie jar does not have yet
+    const res = await tab2.get('/me')
+    const cookie = setCookies(res).find((c) => c.name === REMEMBER)
+    assert.ok(cookie && !isCleared(cookie), `not cleared: ${res.headers['set-cookie']}`)
+    assert.equal(cookie.value, setCookies(first).find((c) => c.name === REMEMBER).value, 'the current one')
+    assert.deepEqual(events.rejected, [])
+    assert.deepEqual(events.theft, [])
+  })
+
+  test('refresh re-issues the token under the first secret: a rotated-away secret does not end an active login', async (t) => {
+    const OLD = 'the-old-remember-secret-that-is-long-enough-0123'
+    const store = new MemoryLoginStore()
+    const sessionStore = new (require('@fastify/session').MemoryStore)() // one app after another, as a deployment
+    const { app: before } = await setup({ store, sessionStore, login: { remember: { secret: OLD } } })
+    const jar = await loggedIn(before, 1, { remember: true })
+    await before.close()
+
+    const { app: during } = await setup({ store, sessionStore, login: { remember: { secret: [REMEMBER_SECRET, OLD], refresh: true } } })
+    t.after(() => during.close())
+    assert.equal((await jar.request({ url: '/me', app: during })).json().user?.id, 1, 'the session login, refreshed')
+
+    const { app: after } = await setup({ store, sessionStore, login: { remember: { secret: REMEMBER_SECRET } } })
+    t.after(() => after.close())
+    delete jar.cookies[SESSION_COOKIE]
+    assert.equal((await jar.request({ url: '/me', app: after })).json().user?.id, 1, 'the cookie refresh re-issued works without the old secret')
+  })
+})
+
+describe('logging out everywhere reaches every remember cookie', () => {
+  test('with refresh and a short idleTimeout, a series kept alive by refresh is still ended', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
+    const DAY = 24 * 60 * 60 * 1000
+    const { app } = await setup({
+      login: { remember: { secret: REMEMBER_SECRET, refresh: true, maxAge: 30 * DAY }, logins: { store: new MemoryLoginStore(), idleTimeout: DAY } }
+    })
+    t.after(() => app.close())
+    const laptop = await loggedIn(app, 1, { remember: true })
+    const copied = laptop.cookies[REMEMBER]
+    t.mock.timers.tick(10 * DAY)
+    assert.equal((await me(laptop)).user?.id, 1, 'an active login: refresh extends the series')
+    t.mock.timers.tick(21 * DAY)
+    const phone = await loggedIn(app, 1)
+    await phone.post('/logout-everywhere')
+    const thief = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${copied}` } })
+    assert.equal(thief.json().user, null)
+  })
+
+  test('a restore that replaces a login while revokeLogins runs is ended too', async (t) => {
+    const inner = new MemoryLoginStore()
+    let duringDelete = null
+    const store = new Proxy(inner, {
+      get (target, name) {
+        const value = Reflect.get(target, name)
+        if (name !== 'deleteLogins') return typeof value === 'function' ? value.bind(target) : value
+        return async (...args) => {
+          const hook = duringDelete
+          duringDelete = null
+          if (hook) await hook()
+          return value.apply(target, args)
+        }
+      }
+    })
+    const { app } = await setup({ store })
+    t.after(() => app.close())
+    const other = await loggedIn(app, 1, { remember: true })
+    const copy = other.cookies[REMEMBER]
+    const thief = createJar(app)
+    // Between the listing and the deletion, the copy restores: the listed login is replaced by a new one.
+    duringDelete = async () => { thief.cookies[REMEMBER] = copy; await thief.get('/me') }
+    await app.loginManager.revokeLogins(1)
+    assert.equal((await me(thief)).user, null, 'the login made meanwhile is ended as well')
+    assert.deepEqual(await app.loginManager.listLogins(1), [])
   })
 })
