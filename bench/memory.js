@@ -2,26 +2,38 @@
 
 // node --expose-gc bench/memory.js [config]     (config defaults to "login")
 //
-// Sends BENCH_MEMORY_REQUESTS (default 200,000) logged-in requests through
-// app.inject in one process and compares the heap after a forced GC before and
-// after. Exits non-zero when the heap grew by more than BENCH_MEMORY_LIMIT
-// (default 0.05 = 5 %) or when any request did not return the user.
-// Re-runs itself with --expose-gc when started without it.
+// Real traffic through app.inject in one process: BENCH_MEMORY_USERS (default
+// 1,000) clients, each its own user, session cookie, User-Agent and address, log
+// in once; then they send requests round-robin, and every fourth request comes
+// from one of as many anonymous visitors (their own User-Agent and address, no
+// cookie) asking for the public page. 20 requests are in flight at a time.
+//
+// After a warm-up (every client several times), the heap is read after forced GCs
+// and the session store's size is noted; then BENCH_MEMORY_REQUESTS (default
+// 200,000) more requests; then both again. Exits non-zero when the heap grew by
+// more than BENCH_MEMORY_LIMIT (default 0.05 = 5 %), when the store holds a
+// different number of sessions than after the warm-up (anonymous requests must
+// not create sessions, logged-in ones must not pile up new ones), or when any
+// request did not answer as expected. Re-runs itself with --expose-gc when
+// started without it. `config` is a row of bench/cost-configs.js that logs in
+// with a session cookie (session, login, passport, protection-off, ...).
 
 const { spawnSync } = require('node:child_process')
-const { build, CONFIGS, REMEMBER_COOKIE } = require('./app')
+const { build } = require('./app')
+const { row } = require('./cost-configs')
 
 if (typeof global.gc !== 'function') {
   const res = spawnSync(process.execPath, ['--expose-gc', __filename, ...process.argv.slice(2)], { stdio: 'inherit' })
   process.exit(res.status ?? 1)
 }
 
-const CONFIG = process.argv[2] || 'login'
+const CONFIG = row(process.argv[2] || 'login')
+const USERS = Number(process.env.BENCH_MEMORY_USERS) || 1000
 const REQUESTS = Number(process.env.BENCH_MEMORY_REQUESTS) || 200000
-const WARMUP = Math.min(20000, REQUESTS)
+const WARMUP = Math.min(20 * USERS, REQUESTS)
 const LIMIT = Number(process.env.BENCH_MEMORY_LIMIT) || 0.05
 const CONCURRENCY = 20
-const HEADERS = { 'user-agent': 'fastify-login-bench/1.0', accept: 'application/json' }
+const ANONYMOUS_EVERY = 4
 
 async function settledHeap () {
   // Several passes, with turns of the event loop between them, so that objects
@@ -33,18 +45,44 @@ async function settledHeap () {
   return process.memoryUsage().heapUsed
 }
 
-async function drive (app, headers, count) {
+function client (i, kind) {
+  return {
+    id: String(i + 1), // users 1..1000 exist in bench/app.js
+    kind,
+    remoteAddress: `10.${kind === 'user' ? 2 : 3}.${i >> 8}.${i & 255}`,
+    headers: {
+      'user-agent': `Mozilla/5.0 (X11; Linux x86_64; ${kind} ${i + 1}) fastify-login-bench/1.0`,
+      accept: 'application/json'
+    }
+  }
+}
+
+async function logIn (app, c) {
+  const res = await app.inject({ method: 'POST', url: `/login?user=${c.id}`, headers: c.headers, remoteAddress: c.remoteAddress })
+  if (res.statusCode !== 200) throw new Error(`POST /login?user=${c.id} gave ${res.statusCode}: ${res.body}`)
+  c.headers.cookie = res.cookies.map((x) => `${x.name}=${x.value}`).join('; ')
+}
+
+// Each worker goes back to the event loop between requests, as a server does;
+// chained by promises alone, the requests' setImmediate callbacks would pile up
+// and hold every request in memory until the end.
+async function drive (app, users, visitors, count) {
   let failures = 0
   let firstFailure = null
   let sent = 0
   async function worker () {
     while (sent < count) {
-      sent++
-      const res = await app.inject({ method: 'GET', url: '/me', headers })
-      if (res.statusCode !== 200 || !res.body.includes('"username":"alice"')) {
+      const n = sent++
+      const anonymous = n % ANONYMOUS_EVERY === ANONYMOUS_EVERY - 1
+      const c = anonymous ? visitors[n % visitors.length] : users[n % users.length]
+      const url = anonymous ? '/public' : '/me'
+      const res = await app.inject({ method: 'GET', url, headers: c.headers, remoteAddress: c.remoteAddress })
+      const want = anonymous ? '"user":null' : `"id":${c.id},`
+      if (res.statusCode !== 200 || !res.body.includes(want)) {
         failures++
-        if (!firstFailure) firstFailure = `${res.statusCode} ${res.body}`
+        if (!firstFailure) firstFailure = `${c.kind} ${c.id} GET ${url}: ${res.statusCode} ${res.body}`
       }
+      await new Promise((resolve) => setImmediate(resolve))
     }
   }
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
@@ -56,31 +94,35 @@ function mb (bytes) {
 }
 
 async function main () {
-  if (!CONFIGS.includes(CONFIG) || CONFIG === 'anon' || CONFIG === 'bare') {
-    throw new Error(`memory check needs a logged-in config (session, login, remember, passport), got "${CONFIG}"`)
+  if (CONFIG.auth !== 'session') {
+    throw new Error(`memory check needs a config that logs in with a session cookie, got "${CONFIG.name}" (${CONFIG.auth})`)
   }
-  const app = await build(CONFIG)
-  const login = await app.inject({ method: 'POST', url: '/login', headers: HEADERS })
-  if (login.statusCode !== 200) throw new Error(`POST /login gave ${login.statusCode}: ${login.body}`)
-  let cookies = login.cookies.map((c) => `${c.name}=${c.value}`)
-  // A remember-only request restores a new session each time: the memory store
-  // grows by design, so that config measures the store, not a leak.
-  if (CONFIG === 'remember') cookies = cookies.filter((c) => c.startsWith(REMEMBER_COOKIE + '='))
-  const headers = { ...HEADERS, cookie: cookies.join('; ') }
+  if (USERS > 1000) throw new Error('BENCH_MEMORY_USERS: bench/app.js has 1000 users')
+  const app = await build(CONFIG.spec)
+  const store = app.benchSessionStore.store
+  const users = Array.from({ length: USERS }, (_, i) => client(i, 'user'))
+  const visitors = Array.from({ length: USERS }, (_, i) => client(i, 'visitor'))
+  for (const c of users) await logIn(app, c)
 
-  const warm = await drive(app, headers, WARMUP)
+  const warm = await drive(app, users, visitors, WARMUP)
   if (warm.failures) throw new Error(`warm-up: ${warm.failures} requests failed, first: ${warm.firstFailure}`)
   const before = await settledHeap()
+  const storeBefore = store.size
   const t0 = process.hrtime.bigint()
-  const run = await drive(app, headers, REQUESTS)
+  const run = await drive(app, users, visitors, REQUESTS)
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
   const after = await settledHeap()
+  const storeAfter = store.size
   await app.close()
 
   const growth = (after - before) / before
-  const ok = growth <= LIMIT && run.failures === 0
+  const storeOk = storeAfter === storeBefore
+  const ok = growth <= LIMIT && storeOk && run.failures === 0
   const report = {
-    config: CONFIG,
+    config: CONFIG.name,
+    users: USERS,
+    anonymousVisitors: USERS,
+    anonymousShare: 1 / ANONYMOUS_EVERY,
     requests: REQUESTS,
     warmupRequests: WARMUP,
     seconds: Math.round(seconds * 10) / 10,
@@ -88,12 +130,16 @@ async function main () {
     heapAfter: after,
     growth: Math.round(growth * 10000) / 10000,
     limit: LIMIT,
+    sessionsInStore: { afterWarmup: storeBefore, atEnd: storeAfter },
     failures: run.failures,
     pass: ok
   }
-  console.log(`memory (${CONFIG}): ${REQUESTS} logged-in requests via app.inject in ${report.seconds} s`)
+  console.log(`memory (${CONFIG.name}): ${REQUESTS} requests via app.inject in ${report.seconds} s, ` +
+    `${USERS} logged-in clients and ${USERS} anonymous visitors (1 request in ${ANONYMOUS_EVERY}) round-robin`)
   console.log(`  heap after GC before: ${mb(before)}, after: ${mb(after)}, ` +
-    `growth ${(growth * 100).toFixed(2)} % (limit ${(LIMIT * 100).toFixed(0)} %): ${ok ? 'PASS' : 'FAIL'}`)
+    `growth ${(growth * 100).toFixed(2)} % (limit ${(LIMIT * 100).toFixed(0)} %); ` +
+    `sessions in store ${storeBefore} -> ${storeAfter}: ${ok ? 'PASS' : 'FAIL'}`)
+  if (!storeOk) console.log('  the session store grew or shrank: a request created or dropped sessions')
   if (run.failures) console.log(`  ${run.failures} requests failed, first: ${run.firstFailure}`)
   if (process.send) process.send({ type: 'memory', report })
   if (!ok) process.exitCode = 1

@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const autocannon = require('autocannon')
-const { CONFIGS, ROLLING, REMEMBER_COOKIE, TARGETS, targetPath, needsLogin } = require('./app')
+const { CONFIGS, ROLLING, REMEMBER_COOKIE, TARGETS, isAnonymous, targetPath, needsLogin } = require('./app')
 
 const HOST = '127.0.0.1'
 const USER_AGENT = 'fastify-login-bench/1.0'
@@ -137,7 +137,7 @@ async function prepare (server) {
     const res = await fetch(url, { headers })
     const body = await res.text()
     if (res.status !== 200) fail(`[${config}] GET ${targetPath(config)} gave ${res.status}: ${body}`)
-    if (config === 'anon') {
+    if (isAnonymous(config)) {
       if (!body.includes('"user":null')) fail(`[${config}] anonymous request was not anonymous: ${body}`)
     } else if (!body.includes('"username":"alice"')) {
       fail(`[${config}] logged-in request did not return the user: ${body}`)
@@ -225,7 +225,7 @@ async function main () {
   for (const server of servers) {
     const prepared = await prepare(server)
     plan.set(server.config, { ...prepared, rounds: [] })
-    console.log(`  ${pad(server.config, 9, true)} pid ${server.child.pid} port ${server.port}: ` +
+    console.log(`  ${pad(server.config, 12, true)} pid ${server.child.pid} port ${server.port}: ` +
       `verified${prepared.headers.cookie ? ' with cookie ' + prepared.headers.cookie.split('=')[0] : ' without cookies'}` +
       `${prepared.setsCookie ? ', response sets a cookie' : ''}`)
   }
@@ -298,16 +298,16 @@ async function main () {
   }
 
   console.log('')
-  console.log(`${pad('config', 9, true)} ${pad('req/s (median)', 15)} ${pad('p99 ms', 7)} ` +
+  console.log(`${pad('config', 12, true)} ${pad('req/s (median)', 15)} ${pad('p99 ms', 7)} ` +
     `${pad('min..max req/s', 17)} ${pad('server CPU us/req', 18)}`)
   for (const config of ONLY) {
     const s = summary[config]
-    console.log(`${pad(config, 9, true)} ${pad(Math.round(s.reqPerSec), 15)} ${pad(s.p99, 7)} ` +
+    console.log(`${pad(config, 12, true)} ${pad(Math.round(s.reqPerSec), 15)} ${pad(s.p99, 7)} ` +
       `${pad(`${Math.round(s.minReqPerSec)}..${Math.round(s.maxReqPerSec)}`, 17)} ${pad(s.cpuMicrosPerReq.toFixed(1), 18)}`)
   }
   console.log('')
   for (const r of ratios) {
-    console.log(`${pad(r.name, 15, true)} ${r.value.toFixed(3)}  target ${pad(r.target, 7, true)} ${r.pass ? 'PASS' : 'MISS'}` +
+    console.log(`${pad(r.name, 17, true)} ${r.value.toFixed(3)}  target ${pad(r.target, 7, true)} ${r.pass ? 'PASS' : 'MISS'}` +
       `   (same-round pairs ${r.pairedMedian.toFixed(3)}, from CPU/req ${r.cpuBased.toFixed(3)})`)
   }
   console.log('')
@@ -356,6 +356,11 @@ async function main () {
     inject,
     memory,
     elapsedSeconds: round((Date.now() - started) / 1000, 1)
+  }
+  // The instruction counts (bench/cost.js) live in the same file: keep them.
+  if (fs.existsSync(RESULTS_FILE)) {
+    const previous = JSON.parse(fs.readFileSync(RESULTS_FILE, 'utf8'))
+    if (previous.cost) results.cost = previous.cost
   }
   fs.writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 2) + '\n')
   console.log(`results written to ${path.relative(process.cwd(), RESULTS_FILE)} (${results.elapsedSeconds} s)`)
