@@ -6,7 +6,7 @@ import { checkMaxAge } from './options'
 import { fingerprintOf } from './protection'
 import { versionDigest } from './remember'
 import { isSafeRedirect, isAllowedAbsolute, toLocation } from './redirect'
-import { readState, type AnySession, type LoginState } from './session'
+import { encodeState, readState, type AnySession, type LoginState } from './session'
 import type { LoginMethod } from './stores/types'
 import type { LoginOptions, LoginUser, LogoutOptions } from './types'
 
@@ -54,7 +54,7 @@ function appKeys (context: LoginContext, session: AnySession): string[] {
  */
 export async function startLogin (context: LoginContext, request: FastifyRequest, session: AnySession, state: LoginState): Promise<AnySession> {
   const started = await context.sessions.regenerate(request, session, keysToKeep(context, session))
-  context.sessions.write(started, context.stateKey, state)
+  context.sessions.write(started, context.stateKey, encodeState(state))
   return started
 }
 
@@ -63,14 +63,15 @@ export function newState (
   context: LoginContext, request: FastifyRequest, id: string,
   login: { version: string, stale: boolean, remember: number | undefined, loginId: string | undefined }
 ): LoginState {
-  const { protection, authVersion } = context.options
-  const state: LoginState = { id }
-  if (login.stale) state.stale = true
-  if (protection !== undefined) state.fingerprint = fingerprintOf(protection, request)
-  if (authVersion !== undefined) state.version = login.version
-  if (login.remember !== undefined) state.remember = login.remember
-  if (login.loginId !== undefined) state.loginId = login.loginId
-  return state
+  const protection = context.options.protection
+  return {
+    id,
+    stale: login.stale,
+    fingerprint: protection === undefined ? '' : fingerprintOf(protection, request),
+    version: login.version,
+    remember: login.remember,
+    loginId: login.loginId
+  }
 }
 
 /**
@@ -205,10 +206,13 @@ export function createReplyMethods (context: LoginContext) {
       throw new LoginError('confirmLogin needs a user logged in through the session')
     }
     const confirmed = await sessions.regenerate(request, session, sessions.keys(session))
-    const { stale, fingerprint, ...rest } = state
-    const fresh: LoginState = options.protection === undefined ? rest : { ...rest, fingerprint: fingerprintOf(options.protection, request) }
-    sessions.write(confirmed, context.stateKey, fresh)
-    await saveOrUndo(context, confirmed, () => sessions.write(confirmed, context.stateKey, state))
+    const fresh: LoginState = {
+      ...state,
+      stale: false,
+      fingerprint: options.protection === undefined ? '' : fingerprintOf(options.protection, request)
+    }
+    sessions.write(confirmed, context.stateKey, encodeState(fresh))
+    await saveOrUndo(context, confirmed, () => sessions.write(confirmed, context.stateKey, encodeState(state)))
     // This request's client is now the login's: an earlier 'basic' hit no longer applies.
     request[kSeenElsewhere] = false
     noStore(this)

@@ -79,7 +79,7 @@ function requestMethods (context: LoginContext) {
       // A user found by loadUserFromRequest has no login in the session, so is never fresh.
       if (this.user === null || this.authenticatedBy === 'request' || this[kSeenElsewhere]) return false
       const state = readState(sessions.of(this), stateKey)
-      return state !== undefined && state.stale !== true
+      return state !== undefined && !state.stale
     },
     isRemembered (this: FastifyRequest): boolean {
       if (this.authenticatedBy === 'remember') return true

@@ -2,23 +2,55 @@ import type { FastifyRequest } from 'fastify'
 import type {} from '@fastify/session'
 
 /**
- * What one registration keeps in the session, under the session key `_<key>`
- * (`_login` by default). Never mutated: a change writes a new object, so that a
- * store holding the session object itself (the memory store) sees only saved changes.
+ * What one registration knows of its login, read from the session. In the session
+ * it is one string under the key `_<key>` (`_login` by default), see `encodeState`:
+ * a session store serialises and hashes the whole session (twice a request for
+ * @fastify/session), and one short string costs it far less than an object.
  */
 export interface LoginState {
   /** The user id. */
   id: string
-  /** Set when the login is not fresh (a remember-me restore, `fresh: false`). */
-  stale?: true
-  /** Digest of the client's fingerprint at login (session protection). */
-  fingerprint?: string
-  /** Digest of the user's `authVersion` at login. */
-  version?: string
+  /** True when the login is not fresh (a remember-me restore, `fresh: false`). */
+  stale: boolean
+  /** Digest of the client's fingerprint at login (session protection), '' without it. */
+  fingerprint: string
+  /** Digest of the user's `authVersion` at login, '' without the option. */
+  version: string
   /** Set for a remembered login: the lifetime (ms) its remember cookie was given. */
-  remember?: number
+  remember: number | undefined
   /** The login registry's id of this login. */
-  loginId?: string
+  loginId: string | undefined
+}
+
+/**
+ * `<fingerprint>.<version>.<s if stale>.<remember lifetime>.<login id>.<user id>`:
+ * every field but the last is base64url or digits, so the user id, which may hold
+ * dots, is the rest.
+ */
+export function encodeState (state: LoginState): string {
+  return `${state.fingerprint}.${state.version}.${state.stale ? 's' : ''}.${state.remember ?? ''}.${state.loginId ?? ''}.${state.id}`
+}
+
+/** The login state the session holds for `key`, if any; anything malformed is no login. */
+export function readState (session: AnySession | undefined, key: string): LoginState | undefined {
+  const raw = session?.[key]
+  if (typeof raw !== 'string') return undefined
+  const a = raw.indexOf('.')
+  const b = raw.indexOf('.', a + 1)
+  const c = raw.indexOf('.', b + 1)
+  const d = raw.indexOf('.', c + 1)
+  const e = d === -1 ? -1 : raw.indexOf('.', d + 1)
+  if (a === -1 || b === -1 || c === -1 || e === -1) return undefined
+  const remember = c + 1 === d ? undefined : Number(raw.slice(c + 1, d))
+  if (remember !== undefined && !Number.isSafeInteger(remember)) return undefined
+  return {
+    id: raw.slice(e + 1),
+    stale: b + 1 !== c,
+    fingerprint: raw.slice(0, a),
+    version: raw.slice(a + 1, b),
+    remember,
+    loginId: d + 1 === e ? undefined : raw.slice(d + 1, e)
+  }
 }
 
 /** The session as this plugin sees it: a record of keys, on either session plugin. */
@@ -116,10 +148,4 @@ export const cookieSessions: SessionAccess = {
   // Nothing to destroy: the regenerated, empty session goes out as the new cookie.
   // (secure-session's delete() would also throw away whatever the route writes next.)
   async forget () {}
-}
-
-/** The login state the session holds for `key`, if any. */
-export function readState (session: AnySession | undefined, key: string): LoginState | undefined {
-  const state = session?.[key] as LoginState | null | undefined
-  return state != null && typeof state.id === 'string' ? state : undefined
 }

@@ -71,6 +71,6 @@ test('the store really is @fastify/session\'s, whatever SESSION_PLUGIN says', as
   const jar = createJar(app)
   await jar.post('/login', { id: 1 })
   assert.ok(jar.cookies.sessionId, 'a @fastify/session cookie')
-  assert.equal(store.session(jar.cookies.sessionId)._login.id, '1')
+  assert.match(store.session(jar.cookies.sessionId)._login, /\.1$/)
   assert.deepEqual((await jar.get('/me')).json().user, USERS.get('1'))
 })

@@ -423,3 +423,24 @@ describe("a 'strong' protection hit", () => {
     })
   }
 })
+
+describe('a login state in the session that is not one of ours', () => {
+  test('malformed values under the login key are no login, never a 5xx', async (t) => {
+    const app = await buildApp()
+    t.after(() => app.close())
+    for (const value of ['', '1', 'a.b.c.d', 'fp...x.lid', 'fp..s.NaN..1', 'fp..s.1.5..1', 42, true, ['1'], { id: '1' }, null]) {
+      const jar = createJar(app)
+      await jar.post('/session/_login', { value })
+      const res = await jar.get('/private')
+      assert.equal(res.statusCode, 401, `${JSON.stringify(value)} is not a login`)
+    }
+  })
+
+  test('the well-formed state of another fingerprint is a login only for that client', async (t) => {
+    const app = await buildApp({ login: { sessionProtection: 'strong' } })
+    t.after(() => app.close())
+    const jar = createJar(app)
+    await jar.post('/session/_login', { value: 'notthefingerprin.....1' })
+    assert.equal((await jar.get('/me')).json().user, null, 'a planted state with a wrong fingerprint is logged out')
+  })
+})
