@@ -73,7 +73,12 @@ function specOf (config) {
   return SPECS[config]
 }
 
-async function build (config, opts = {}) {
+/**
+ * `opts` are Fastify's options; `parts` replace pieces for a deployment-like run:
+ * `sessionStore` (a Redis session store instead of memory), `login` (more
+ * fastify-login options, such as a Redis login store).
+ */
+async function build (config, opts = {}, parts = {}) {
   const spec = specOf(config)
   const app = Fastify({ logger: false, ...opts })
 
@@ -84,7 +89,7 @@ async function build (config, opts = {}) {
   }
 
   // The memory store, made here so that the memory check can watch its size.
-  const store = new MemoryStore()
+  const store = parts.sessionStore ?? new MemoryStore()
   app.decorate('benchSessionStore', store)
   await app.register(require('@fastify/cookie'))
   await app.register(require('@fastify/session'), sessionOptions(store))
@@ -123,7 +128,7 @@ async function build (config, opts = {}) {
   } else if (spec.app === 'login') {
     // fastify-login (resolved through package.json "exports", i.e. dist/).
     const fastifyLogin = require('fastify-login')
-    const options = { loadUser, ...spec.login }
+    const options = { loadUser, ...spec.login, ...parts.login }
     await app.register(fastifyLogin, options)
     app.post('/login', async (request, reply) => {
       await reply.loginUser(loginTarget(request), { remember: options.remember !== undefined })
