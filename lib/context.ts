@@ -45,15 +45,19 @@ export function stateKeyOf (key: string): string {
 }
 
 /**
- * Per-request flags, on the request itself and never in the session: the
- * session-protection hit of 'basic' (this request is not fresh), and whether the
- * login is remembered.
+ * Per-request state that most requests never have, kept on the request itself
+ * (never in the session) and only when set: a decorator with a value would cost
+ * every request an extra property store. `kSeenElsewhere`: a 'basic'
+ * session-protection hit, this request is not fresh. `kLoginId`: the login
+ * registry's id of this request's login, read through `request.loginId`.
  */
 export const kSeenElsewhere = Symbol('fastify-login.seenElsewhere')
+export const kLoginId = Symbol('fastify-login.loginId')
 
 declare module 'fastify' {
   interface FastifyRequest {
-    [kSeenElsewhere]: boolean
+    [kSeenElsewhere]?: boolean
+    [kLoginId]?: string | null
   }
 }
 
@@ -100,8 +104,9 @@ export function toUser (answer: unknown, loader: string): LoginUser | null {
   return isUser(answer) ? answer : null
 }
 
-export function setUser (request: FastifyRequest, user: LoginUser | null, by: AuthenticatedBy | null, loginId: string | null = null): void {
+/** Sets who the request is; `loginId` only with the login registry (null when a registry login ends). */
+export function setUser (request: FastifyRequest, user: LoginUser | null, by: AuthenticatedBy | null, loginId?: string | null): void {
   request.user = user
   request.authenticatedBy = by
-  request.loginId = loginId
+  if (loginId !== undefined) request[kLoginId] = loginId
 }

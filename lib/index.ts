@@ -24,7 +24,7 @@ declare module 'fastify' {
     /** How this request's user was found, or null when anonymous. */
     authenticatedBy: AuthenticatedBy | null
     /** With the login registry: this login's id (as `listLogins` shows it), else null. */
-    loginId: string | null
+    readonly loginId: string | null
     /** True when `request.user` is set; narrows `request.user` to `LoginUser`. */
     isAuthenticated (): this is FastifyRequest & { user: LoginUser, authenticatedBy: AuthenticatedBy }
     /** True when the user logged in with credentials in this session, or confirmed since. */

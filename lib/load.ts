@@ -142,7 +142,7 @@ function fromSession (
     request[kSeenElsewhere] = true
   }
 
-  setUser(request, user, 'session', state.loginId ?? null)
+  setUser(request, user, 'session', state.loginId)
   if (options.remember?.refresh === true && context.codec !== undefined) {
     const cookie = rememberCookie(context, request)
     if (cookie !== undefined) refreshCookie(context, request, reply, cookie, state.id, user)
@@ -332,7 +332,7 @@ async function restore (
   if (session !== undefined) {
     await startLogin(context, request, session, newState(context, request, id, { version, stale: true, remember: lifetime, loginId }))
   }
-  setUser(request, user, 'remember', loginId ?? null)
+  setUser(request, user, 'remember', loginId)
 }
 
 function restored (context: LoginContext, request: FastifyRequest, reply: FastifyReply, user: LoginUser, id: string): void {

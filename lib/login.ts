@@ -139,7 +139,7 @@ export async function logIn (context: LoginContext, reply: FastifyReply, user: L
     if (registry !== undefined && loginId !== undefined) await registry.revoke(id, [loginId]).catch(() => {})
     throw error
   }
-  setUser(request, user, 'session', loginId ?? null)
+  setUser(request, user, 'session', loginId)
 
   if (cookie !== undefined) {
     setRememberCookie(context, reply, cookie, expiresAt)
@@ -191,7 +191,7 @@ export function createReplyMethods (context: LoginContext) {
     }
     // Also when this request did not carry it: it may be scoped to another path.
     clearRememberCookie(context, this)
-    setUser(request, null, null)
+    setUser(request, null, null, registry === undefined ? undefined : null)
     noStore(this)
     request.log.debug({ login: options.key, userId: state?.id, everywhere }, 'fastify-login: logged out')
     if (user !== null) manager.emit('logout', request, user)
@@ -214,7 +214,7 @@ export function createReplyMethods (context: LoginContext) {
     sessions.write(confirmed, context.stateKey, encodeState(fresh))
     await saveOrUndo(context, confirmed, () => sessions.write(confirmed, context.stateKey, encodeState(state)))
     // This request's client is now the login's: an earlier 'basic' hit no longer applies.
-    request[kSeenElsewhere] = false
+    if (request[kSeenElsewhere] === true) request[kSeenElsewhere] = false
     noStore(this)
     manager.emit('loginConfirmed', request, user)
   }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { applyNoStore, createContext, kSeenElsewhere, type LoginContext } from './context'
+import { applyNoStore, createContext, kLoginId, kSeenElsewhere, type LoginContext } from './context'
 import { LoginRequiredError, SetupError } from './errors'
 import { createGuard } from './guards'
 import { createLoadHook, type RouterMatching } from './load'
@@ -77,7 +77,7 @@ function requestMethods (context: LoginContext) {
     },
     isFresh (this: FastifyRequest): boolean {
       // A user found by loadUserFromRequest has no login in the session, so is never fresh.
-      if (this.user === null || this.authenticatedBy === 'request' || this[kSeenElsewhere]) return false
+      if (this.user === null || this.authenticatedBy === 'request' || this[kSeenElsewhere] === true) return false
       const state = readState(sessions.of(this), stateKey)
       return state !== undefined && !state.stale
     },
@@ -103,12 +103,11 @@ export function setup (fastify: FastifyInstance, rawOptions: FastifyLoginOptions
 
   fastify.decorateRequest('user', null)
   fastify.decorateRequest('authenticatedBy', null)
-  fastify.decorateRequest('loginId', null)
+  fastify.decorateRequest('loginId', { getter (this: FastifyRequest) { return this[kLoginId] ?? null } })
   fastify.decorateRequest('isAuthenticated', isAuthenticated)
   fastify.decorateRequest('isFresh', isFresh)
   fastify.decorateRequest('isRemembered', isRemembered)
   fastify.decorateRequest('requireUser', requireUser)
-  fastify.decorateRequest(kSeenElsewhere, false)
 
   fastify.decorateReply('loginUser', loginUser)
   fastify.decorateReply('logoutUser', logoutUser)
