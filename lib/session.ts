@@ -64,8 +64,6 @@ export type AnySession = Record<string, unknown>
 export interface SessionAccess {
   /** Which plugin. */
   readonly name: '@fastify/session' | '@fastify/secure-session'
-  /** False for cookie sessions: a copy of an old session cookie cannot be killed. */
-  readonly stored: boolean
   /** The request's session, or undefined (`@fastify/session` gives none outside its cookie path). */
   of (request: FastifyRequest): AnySession | undefined
   /** Sets (or with `undefined` removes) a key, marking the session changed. */
@@ -90,7 +88,6 @@ interface StoredSession {
 /** `@fastify/session`: a session object in a store, whose properties are its data. */
 export const storedSessions: SessionAccess = {
   name: '@fastify/session',
-  stored: true,
   of (request) {
     const session = request.session as unknown as StoredSession | null | undefined
     return session != null && typeof session.regenerate === 'function' ? session : undefined
@@ -129,7 +126,6 @@ interface CookieSession {
  */
 export const cookieSessions: SessionAccess = {
   name: '@fastify/secure-session',
-  stored: false,
   of (request) {
     return (request.session as unknown as AnySession | null | undefined) ?? undefined
   },
