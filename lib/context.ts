@@ -32,16 +32,12 @@ export function createContext (options: ResolvedOptions, sessions: SessionAccess
     codec: options.remember !== undefined && registry === undefined ? new RememberCodec(options.remember.secrets, options.key) : undefined,
     registry,
     sessions,
-    stateKey: stateKeyOf(options.key),
+    stateKey: `_${options.key}`,
     nextKey: `_${options.key}_next`,
     allStateKeys
   }
   allStateKeys.add(context.stateKey)
   return context
-}
-
-export function stateKeyOf (key: string): string {
-  return `_${key}`
 }
 
 /**
@@ -94,14 +90,18 @@ export function applyNoStore (request: FastifyRequest, reply: FastifyReply, payl
  * Error is not a user either.
  */
 export function isUser (value: unknown): value is LoginUser {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') &&
-    !Array.isArray(value) && !(value instanceof Error)
+  return isObject(value) && !(value instanceof Error)
+}
+
+function isObject (value: unknown): value is object {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && !Array.isArray(value)
 }
 
 /** A loader's answer as a user or nobody; a returned Error is a failure of the loader, like a throw. */
 export function toUser (answer: unknown, loader: string): LoginUser | null {
+  if (!isObject(answer)) return null
   if (answer instanceof Error) throw callbackError(loader, answer)
-  return isUser(answer) ? answer : null
+  return answer
 }
 
 /** Sets who the request is; `loginId` only with the login registry (null when a registry login ends). */

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { noStore, type LoginContext } from './context'
 import { LoginError } from './errors'
 import type { ResolvedRemember } from './options'
+import { MAX_COOKIE_LENGTH } from './remember'
 
 function attributes (remember: ResolvedRemember) {
   return {
@@ -27,9 +28,6 @@ export function rememberCookie (context: LoginContext, request: FastifyRequest):
     : cookies[remember.cookieName]
 }
 
-/** Browsers keep at most 4096 bytes of a cookie's name and value. */
-export const MAX_COOKIE_BYTES = 4096
-
 /**
  * The stateless remember cookie's value for `id` until `expires` (ms since the
  * epoch); `lifetime` (ms) is what `refresh` will extend it by.
@@ -44,8 +42,8 @@ export function rememberValue (context: LoginContext, id: string, expires: numbe
  */
 export function checkCookieSize (context: LoginContext, value: string): string {
   const bytes = context.options.remember!.cookieName.length + 1 + encodeURIComponent(value).length
-  if (bytes > MAX_COOKIE_BYTES) {
-    throw new LoginError(`the remember cookie for this user id would take ${bytes} bytes, over the ${MAX_COOKIE_BYTES} bytes browsers keep: use shorter user ids (getUserId)`)
+  if (bytes > MAX_COOKIE_LENGTH) {
+    throw new LoginError(`the remember cookie for this user id would take ${bytes} bytes, over the ${MAX_COOKIE_LENGTH} bytes browsers keep: use shorter user ids (getUserId)`)
   }
   return value
 }

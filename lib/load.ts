@@ -235,9 +235,8 @@ async function fromRemember (
   const { id, expires, lifetime, version, renew } = decoded.payload
   // A sound cookie for someone else than the stale session's user is left for the next request.
   if (stale !== undefined && stale.id !== id) return false
-  const user = stale === undefined ? toUser(await options.loadUser(id, request), 'loadUser') : stale.user
-  if (user === null) return reject(context, request, reply, 'unknown-user')
-  if (!options.isActive(user)) return reject(context, request, reply, 'inactive')
+  const user = await rememberedUser(context, request, reply, id, stale)
+  if (user === false) return false
   const currentVersion = versionOf(context, user)
   if (version !== currentVersion) return reject(context, request, reply, 'version')
 
@@ -259,7 +258,6 @@ async function fromRemember (
 async function fromToken (
   context: LoginContext, request: FastifyRequest, reply: FastifyReply, cookie: string, stale: Stale | undefined
 ): Promise<boolean> {
-  const { options } = context
   const registry = context.registry!
   const token = registry.parse(cookie)
   if ('reason' in token) return reject(context, request, reply, token.reason)
@@ -268,9 +266,8 @@ async function fromToken (
   const userId = registry.userOf(series)!
   if (stale !== undefined && stale.id !== userId) return false
   if (series.expiresAt <= Date.now()) return reject(context, request, reply, 'expired')
-  const user = stale === undefined ? toUser(await options.loadUser(userId, request), 'loadUser') : stale.user
-  if (user === null) return reject(context, request, reply, 'unknown-user')
-  if (!options.isActive(user)) return reject(context, request, reply, 'inactive')
+  const user = await rememberedUser(context, request, reply, userId, stale)
+  if (user === false) return false
   const version = versionOf(context, user)
   if (version !== series.version) {
     // Credentials changed since: this series can never work again.
@@ -322,6 +319,20 @@ async function rotate (
 /** A request whose response cannot carry cookies: an upgrade (WebSocket) answered with 101. */
 function cannotSetCookies (request: FastifyRequest): boolean {
   return request.headers.upgrade !== undefined
+}
+
+/**
+ * The user a remember cookie names, when it may be restored: found (without asking
+ * the loader again for a stale session's user) and active. Else the cookie is
+ * rejected and the answer is false.
+ */
+async function rememberedUser (
+  context: LoginContext, request: FastifyRequest, reply: FastifyReply, id: string, stale: Stale | undefined
+): Promise<LoginUser | false> {
+  const user = stale === undefined ? toUser(await context.options.loadUser(id, request), 'loadUser') : stale.user
+  if (user === null) return reject(context, request, reply, 'unknown-user')
+  if (!context.options.isActive(user)) return reject(context, request, reply, 'inactive')
+  return user
 }
 
 /** A restore is a login, not fresh; the cookie is not checked again while the session lasts. */

@@ -20,7 +20,7 @@ const FORMAT = '1'
 const PREFIX = FORMAT + '.'
 const IV_BYTES = 12
 const TAG_BYTES = 16
-/** Browsers keep about 4 KB per cookie; anything longer is not ours. */
+/** Browsers keep at most 4096 bytes of a cookie's name and value: anything longer is not ours, and ours must fit. */
 export const MAX_COOKIE_LENGTH = 4096
 
 export interface RememberPayload {

@@ -104,13 +104,19 @@ describe('every login has a record', () => {
     const { app } = await setup()
     t.after(() => app.close())
     const jar = await loggedIn(app, 1)
+    assert.match((await jar.get('/remembered')).json().loginId, /^[A-Za-z0-9_-]{22}$/)
     await jar.post('/logout')
     assert.deepEqual(await app.loginManager.listLogins(1), [])
+    assert.equal((await jar.get('/remembered')).json().loginId, null, 'and null once logged out')
 
     const plain = await buildApp({
-      routes: (app) => app.post('/logout-everywhere', async (request, reply) => reply.logoutUser({ everywhere: true }))
+      routes: (app) => {
+        app.post('/logout-everywhere', async (request, reply) => reply.logoutUser({ everywhere: true }))
+        app.get('/login-id', async (request) => ({ loginId: request.loginId }))
+      }
     })
     t.after(() => plain.close())
+    assert.deepEqual((await (await loggedIn(plain, 1)).get('/login-id')).json(), { loginId: null }, 'request.loginId is null without the registry')
     await assert.rejects(plain.loginManager.listLogins(1), { code: 'FST_LOGIN_INVALID', message: /logins option/ })
     await assert.rejects(plain.loginManager.revokeLogins(1), { code: 'FST_LOGIN_INVALID' })
     const res = await (await loggedIn(plain, 1)).post('/logout-everywhere')
