@@ -28,3 +28,10 @@ export function createDigest (limit = 1024): (text: string) => string {
     return digest
   }
 }
+
+const digestVersion = createDigest()
+
+/** Digest of an `authVersion` value, as stored in sessions and remember cookies. */
+export function versionDigest (value: string | number): string {
+  return digestVersion(String(value))
+}

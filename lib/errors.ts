@@ -29,7 +29,11 @@ export const SetupError = createError(
   500
 )
 
-/** The login registry's store failed (unreachable, timed out): the request fails closed. */
+/**
+ * A store failed (the login registry's, or the session store on a path the plugin
+ * drives: login, restore, logout): the request fails closed, and the store's own
+ * message, which may name a host or a credential, stays out of the response.
+ */
 export const StoreError = createError(
   'FST_LOGIN_STORE',
   'fastify-login: the login store failed',
@@ -54,6 +58,20 @@ export const CallbackError = createError(
   500
 )
 
+/** `reply.impersonate()` refused: not a fresh credential login, nested, or `canImpersonate` said no. */
+export const ImpersonationError = createError(
+  'FST_LOGIN_IMPERSONATE',
+  'fastify-login: %s',
+  403
+)
+
+/** `loginUser` at the login registry's `maxPerUser` with `onLimit: 'reject'`. */
+export const LimitError = createError(
+  'FST_LOGIN_LIMIT',
+  'fastify-login: this user has too many logins',
+  403
+)
+
 /** What a failing store call becomes: a StoreError (the store's own message stays out of the body), caused by it. */
 export function storeError (cause: unknown): Error {
   return new StoreError({ cause })
@@ -62,17 +80,4 @@ export function storeError (cause: unknown): Error {
 /** What a failing user callback becomes: a CallbackError naming it, caused by the original. */
 export function callbackError (name: string, cause: unknown): Error {
   return new CallbackError(`${name} failed`, { cause })
-}
-
-/** A synchronous callback answered the wrong type (a Promise, an object...): it fails, never passes. */
-export function wrongAnswer (name: string, expected: string, answer: unknown): Error {
-  return new CallbackError(`${name} must return ${expected} synchronously, got ${describe(answer)}`)
-}
-
-function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof (value as { then?: unknown } | undefined)?.then === 'function') return 'a Promise'
-  const type = typeof value
-  return type === 'undefined' ? 'undefined' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`
 }

@@ -1,13 +1,23 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Negotiator from 'negotiator'
-import type { LoginContext } from './context'
-import { FreshLoginRequiredError, LoginRequiredError } from './errors'
-import { checkGuardOptions } from './options'
-import { withQueryParam } from './redirect'
+import { FreshLoginRequiredError, LoginRequiredError, SetupError } from './errors'
+import { loginPage, type Page } from './next'
+import { checkUnknown, checkUrl, fail, optionalFunction, optionalString, boolOption, optionalDuration, SECOND } from './option-checks'
+import { registrationOf, type Registration } from './registration'
+import { isFresh } from './request-user'
 import type { GuardDone, GuardHandler, LoginGuard, LoginGuardOptions } from './types'
+
+/**
+ * The guards: `preHandler` hooks that let a request through to its handler only
+ * with a login (and, with `fresh`, a fresh one). They fail closed: a guard used
+ * where no registration covers the route answers 500 `FST_LOGIN_SETUP`; no exempt
+ * method, preflight header or route shape runs a guarded handler for nobody (an
+ * exempt request without a login is answered by the guard itself, 204).
+ */
 
 // JSON first: a client that accepts anything (`*/*` alone, or no Accept) is an API client.
 const MEDIA_TYPES = ['application/json', 'text/html']
+const KNOWN_OPTIONS = new Set(['fresh', 'freshFor', 'loginUrl', 'onUnauthorized', 'respond'])
 
 /**
  * A browser navigation: a GET or HEAD whose Accept header prefers HTML (q-values and
@@ -18,53 +28,67 @@ function isNavigation (request: FastifyRequest): boolean {
   return new Negotiator(request.raw).mediaType(MEDIA_TYPES) === 'text/html'
 }
 
-/**
- * A CORS preflight: OPTIONS with an Origin and the method asked for. Only these go
- * through as the exempt OPTIONS: any other OPTIONS request would run the guarded
- * handler (an `app.all()` route) for anyone.
- */
+/** A CORS preflight: OPTIONS with an Origin and the method asked for. A plain OPTIONS is guarded like a GET. */
 function isPreflight (request: FastifyRequest): boolean {
   const headers = request.headers
   return headers.origin !== undefined && headers['access-control-request-method'] !== undefined
 }
 
-/** A login or refresh page: its address, and its origin when it is on another site. */
-interface Page {
-  url: string
-  /** Set for an absolute URL: `next` is then the request's absolute URL, unless the origin is the request's own. */
-  origin: string | undefined
-  /** Flashed before redirecting there. */
-  message: string | undefined
+/** Validates `loginGuard()` options; throws an error naming the bad one. */
+function checkGuardOptions (options: LoginGuardOptions): LoginGuardOptions {
+  if (options === null || typeof options !== 'object') fail('loginGuard options must be an object')
+  checkUnknown(options, KNOWN_OPTIONS, 'loginGuard.')
+  boolOption(options.fresh, 'loginGuard.fresh', false)
+  boolOption(options.respond, 'loginGuard.respond', true)
+  optionalDuration(options.freshFor, 'loginGuard.freshFor', SECOND, 'one second')
+  checkUrl(optionalString(options.loginUrl, 'loginGuard.loginUrl'), 'loginGuard.loginUrl')
+  optionalFunction(options.onUnauthorized, 'loginGuard.onUnauthorized')
+  return options
 }
 
-function pageOf (url: string | undefined, message: string | undefined): Page | undefined {
-  if (url === undefined) return undefined
-  return { url, origin: url.startsWith('/') ? undefined : new URL(url).origin, message }
+/** How one guard answers, under one registration (its pages and handlers fall back to the registration's). */
+interface Answers {
+  loginPage: Page | undefined
+  refreshPage: Page | undefined
+  onUnauthorized: GuardHandler | undefined
+  onNeedsRefresh: GuardHandler | undefined
 }
 
 /**
- * Builds a `preHandler` guard. Anonymous requests (and stale ones, with `fresh`)
- * get the handler's response, else a redirect for browser navigations, else a 401 error.
+ * Builds a guard. `bound`: the registration of the decorators (`fastify.loginRequired`);
+ * without it (the package's exports) the guard finds the registration serving the route.
  */
-export function createGuard (context: LoginContext, guardOptions: LoginGuardOptions = {}): LoginGuard {
-  const { options, manager } = context
+export function createGuard (bound: Registration | undefined, guardOptions: LoginGuardOptions = {}): LoginGuard {
   checkGuardOptions(guardOptions)
   const fresh = guardOptions.fresh === true
   const respond = guardOptions.respond !== false
-  const loginPage = pageOf(guardOptions.loginUrl ?? options.loginUrl, options.loginMessage)
-  const refreshPage = pageOf(guardOptions.loginUrl ?? options.refreshUrl, options.refreshMessage)
-  const onUnauthorized = guardOptions.onUnauthorized ?? options.onUnauthorized
-  const onNeedsRefresh = guardOptions.onUnauthorized ?? options.onNeedsRefresh
+  const answers = new WeakMap<Registration, Answers>()
+
+  function answersOf (registration: Registration): Answers {
+    let found = answers.get(registration)
+    if (found === undefined) {
+      const { options } = registration
+      found = {
+        loginPage: loginPage(guardOptions.loginUrl ?? options.loginUrl, options.loginMessage),
+        refreshPage: loginPage(guardOptions.loginUrl ?? options.refreshUrl, options.refreshMessage),
+        onUnauthorized: guardOptions.onUnauthorized ?? options.onUnauthorized,
+        onNeedsRefresh: guardOptions.onUnauthorized ?? options.onNeedsRefresh
+      }
+      answers.set(registration, found)
+    }
+    return found
+  }
 
   /**
    * As a preHandler hook it is callback style, so a request that passes costs no
-   * promise. Called by hand (`await fastify.loginRequired(request, reply)`) it
-   * returns a promise instead, which waits for a refusal's response to be sent.
+   * promise. Called by hand (`await loginRequired(request, reply)`) it returns a
+   * promise instead, which settles once a refusal's response is sent (Fastify's
+   * reply is a thenable for that).
    */
   function loginGuard (request: FastifyRequest, reply: FastifyReply, done?: GuardDone): void | Promise<void> {
     if (typeof done !== 'function') {
       return new Promise((resolve, reject) => {
-        check(request, reply, (error) => (error ? reject(error) : resolve()), () => resolve(reply as unknown as undefined))
+        check(request, reply, (error) => (error ? reject(error) : resolve()), () => reply.then(() => resolve(), reject))
       })
     }
     check(request, reply, done, noop)
@@ -72,14 +96,25 @@ export function createGuard (context: LoginContext, guardOptions: LoginGuardOpti
   return loginGuard as LoginGuard
 
   function check (request: FastifyRequest, reply: FastifyReply, done: GuardDone, sent: () => void): void {
-    if (options.exemptMethods.has(request.method) && (request.method !== 'OPTIONS' || isPreflight(request))) return done()
-    if (request.user === null) {
-      manager.emit('unauthorized', request)
-      return refuse(request, reply, onUnauthorized, loginPage, LoginRequiredError, done, sent)
+    const registration = bound ?? registrationOf(request)
+    if (registration === undefined) {
+      request.log.error({ url: request.url }, 'fastify-login: a guard ran on a route no fastify-login registration covers: register the plugin in this scope or a parent, and await it')
+      return done(new SetupError('no fastify-login registration covers this route'))
     }
-    if (fresh && !request.isFresh()) {
-      manager.emit('needsRefresh', request)
-      return refuse(request, reply, onNeedsRefresh, refreshPage, FreshLoginRequiredError, done, sent)
+    const { options } = registration
+    if (request.user === null) {
+      if (options.exemptMethods.has(request.method) && (request.method !== 'OPTIONS' || isPreflight(request))) {
+        // Not refused, and still no handler runs for nobody: the guard answers.
+        if (!respond) return done(new LoginRequiredError())
+        reply.code(204).send()
+        return sent()
+      }
+      registration.report.refused(request, false, respond ? 'refused' : 'failed')
+      return refuse(registration, request, reply, answersOf(registration).onUnauthorized, answersOf(registration).loginPage, LoginRequiredError, done, sent)
+    }
+    if (fresh && !isFresh(registration, request, guardOptions.freshFor ?? options.freshFor)) {
+      registration.report.refused(request, true, respond ? 'refused' : 'failed')
+      return refuse(registration, request, reply, answersOf(registration).onNeedsRefresh, answersOf(registration).refreshPage, FreshLoginRequiredError, done, sent)
     }
     done()
   }
@@ -90,81 +125,57 @@ export function createGuard (context: LoginContext, guardOptions: LoginGuardOpti
    * throws nothing (`throw undefined`) must not let the request through.
    */
   function refuse (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    handler: GuardHandler | undefined,
-    page: Page | undefined,
-    ErrorType: new () => Error,
-    done: GuardDone,
-    sent: () => void
+    registration: Registration, request: FastifyRequest, reply: FastifyReply, handler: GuardHandler | undefined,
+    page: Page | undefined, ErrorType: new () => Error, done: GuardDone, sent: () => void
   ): void {
     // As an @fastify/auth strategy: fail, and let @fastify/auth decide.
     if (!respond) return done(new ErrorType())
-    if (handler !== undefined) {
-      // Whether the handler started a response, even one still in the onSend hooks
-      // (an async session store saving): `reply.sent` only turns true once it ends.
-      const sending = watchSend(reply)
-      const settle = (error?: unknown): void => {
-        sending.stop()
-        if (sending.started || reply.sent) return sent()
-        done(error instanceof Error ? error : new ErrorType())
-      }
-      let result: unknown
-      try {
-        result = handler(request, reply)
-      } catch (error) {
-        return settle(error)
-      }
-      if (result === reply) return settle()
-      // A handler that sent nothing is refused, whatever it returned or threw.
-      Promise.resolve(result).then(() => settle(), settle)
-      return
-    }
+    if (handler !== undefined) return runHandler(handler, request, reply, ErrorType, done, sent)
     if (page !== undefined && isNavigation(request)) {
-      reply.redirect(redirectTo(page, request))
+      reply.redirect(page.redirect(registration, request))
       return sent()
     }
     done(new ErrorType())
   }
+}
 
-  /** The address of the login page for this request, with its return address (in the query, or kept in the session). */
-  function redirectTo (page: Page, request: FastifyRequest): string {
-    const requestOrigin = page.origin === undefined ? undefined : `${request.protocol}://${request.host}`
-    const elsewhere = page.origin !== undefined && page.origin !== requestOrigin
-    // A sign-in site on another host needs the whole address to send the user back.
-    const next = elsewhere ? requestOrigin + request.url : request.url
-    if (page.message !== undefined) flash(request, page.message)
-    if (options.nextInSession && !elsewhere) {
-      const session = context.sessions.of(request)
-      if (session !== undefined) {
-        context.sessions.write(session, context.nextKey, next)
-        return page.url
-      }
-    }
-    return withQueryParam(page.url, options.nextParam, next)
+/**
+ * Runs a custom refusal handler. Fastify's rule for a hook that answers is "send, and
+ * return the reply"; a handler may also send without returning it. Fastify has no
+ * flag for "a response has started" (`reply.sent` turns true only once the onSend
+ * hooks, such as an async session store's save, are done), so this reply's `send`
+ * is watched while the handler runs: a handler that sent nothing is refused with
+ * the guard's error, whatever it returned.
+ */
+function runHandler (
+  handler: GuardHandler, request: FastifyRequest, reply: FastifyReply, ErrorType: new () => Error, done: GuardDone, sent: () => void
+): void {
+  let started = false
+  const send = reply.send
+  reply.send = function (this: FastifyReply, payload?: unknown) {
+    started = true
+    return send.call(this, payload)
   }
+  const settle = (error?: unknown): void => {
+    delete (reply as { send?: unknown }).send
+    if (started || reply.sent) return sent()
+    done(error instanceof Error ? error : new ErrorType())
+  }
+  let result: unknown
+  try {
+    result = handler(request, reply)
+  } catch (error) {
+    return settle(error)
+  }
+  if (result === reply) return settle()
+  Promise.resolve(result).then(() => settle(), settle)
 }
 
 function noop (): void {}
 
-/** `@fastify/flash`'s `request.flash(type, message)`, when it is registered. */
-function flash (request: FastifyRequest, message: string): void {
-  const flasher = (request as { flash?: (type: string, message: string) => unknown }).flash
-  if (typeof flasher === 'function') flasher.call(request, 'info', message)
-}
-
-/** Notes a call of `reply.send` (which `redirect` and the rest go through) until `stop()`. */
-function watchSend (reply: FastifyReply): { started: boolean, stop (): void } {
-  const watch = {
-    started: false,
-    stop () {
-      delete (reply as { send?: unknown }).send
-    }
-  }
-  const send = reply.send
-  reply.send = function (this: FastifyReply, payload?: unknown) {
-    watch.started = true
-    return send.call(this, payload)
-  }
-  return watch
+/** The package's guards, usable from any scope: they find the registration that serves the route. */
+export const loginRequired: LoginGuard = createGuard(undefined)
+export const freshLoginRequired: LoginGuard = createGuard(undefined, { fresh: true })
+export function loginGuard (options?: LoginGuardOptions): LoginGuard {
+  return createGuard(undefined, options)
 }

@@ -1,20 +1,50 @@
+/*
+ * fastify-login: user session management for Fastify. The modules, in the order a
+ * request meets them:
+ *
+ *   plugin.ts          wiring only: registration checks, decorators, hooks
+ *   options.ts         options in, ResolvedOptions out (option-checks.ts, remember/options.ts, registry/options.ts)
+ *   callbacks.ts       the app's callbacks (loadUser, getUserId, ...) wrapped to fail closed
+ *   registration.ts    what one registration's hooks, reply methods and guards share
+ *   routes.ts          what a registration learns of its routes: `exclude`, WebSocket routes
+ *   request.ts         onRequest: the session's login, else remember-me, else loadUserFromRequest
+ *   session-check.ts   does the session's login still stand: timeouts, registry, user, protection
+ *   login-end.ts       the one way a login found in the session ends, reported with its reason
+ *   state.ts           the login state kept in a session: one versioned codec, keys owned per registration
+ *   sessions.ts        @fastify/session and @fastify/secure-session behind one interface
+ *   session-login.ts   writing a login into a new session: every login starts here
+ *   login.ts           the write path: loginUser, logoutUser, confirmLogin
+ *   impersonation.ts   support staff acting as a user
+ *   remember/          remember-me behind one interface: the sealed cookie, the registry's token, the cookie itself
+ *   registry/          the login registry: records, caps, the hot-path cache, and its stores (memory, Redis)
+ *   protection.ts      the session-protection fingerprint (digest.ts: the hashes)
+ *   guards.ts          the guards; next.ts the return address; redirect.ts what is a safe one
+ *   responses.ts       what a response that changes a login carries, and that the change finished first
+ *   request-user.ts    who the request is, and its per-request flags
+ *   events.ts          events, diagnostics channels and debug logs, one place; manager.ts fastify.loginManager
+ *   errors.ts          codes and classes
+ *   test-login.ts      the in-process login behind fastify-login/testing (testing.ts)
+ */
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import {
-  CallbackError, FreshLoginRequiredError, LoginError, LoginRequiredError, OptionError, SetupError, StoreError
+  CallbackError, FreshLoginRequiredError, ImpersonationError, LimitError, LoginError, LoginRequiredError, OptionError, SetupError, StoreError
 } from './errors'
-import { LoginManager, type LoginEvents } from './manager'
+import type { ImpersonationEndReason, LoginChannelMessage, LoginEnd, LoginEvents } from './events'
+import { freshLoginRequired, loginGuard, loginRequired } from './guards'
+import { LoginManager } from './manager'
 import { setup } from './plugin'
 import { isSafeRedirect } from './redirect'
-import { MemoryLoginStore } from './stores/memory'
-import { RedisLoginStore, type RedisLoginStoreOptions } from './stores/redis'
+import { MemoryLoginStore } from './registry/stores/memory'
+import { RedisLoginStore, type RedisClientLike, type RedisClusterLike, type RedisLoginStoreOptions } from './registry/stores/redis'
 import type {
-  LoginMethod, LoginRecord, LoginStore, RememberSeries, Rotation, RotateResult
-} from './stores/types'
+  CreateOptions, CreateResult, EndedLogin, EndOptions, EndReason, EndWhich, LoginLookup, LoginMethod, LoginRecord, LoginStore,
+  RememberSeries, SeriesUpdate, SeriesUpdateResult, StoreWatcher
+} from './registry/stores/types'
 import type {
-  AuthenticatedBy, Awaitable, CustomProtection, FastifyLoginOptions, GuardDone, GuardHandler, LoginGuard,
-  LoginGuardOptions, LoginInfo, LoginOptions, LoginsOptions, LoginUser, LogoutOptions, ProtectionMode,
-  RememberOptions, RememberRejectReason, RevokeOptions, SameSite, SessionProtection
+  AuthenticatedBy, Awaitable, CustomProtection, EndedLoginInfo, FastifyLoginOptions, GuardDone, GuardHandler, ImpersonateOptions,
+  ListLoginsOptions, LoginEndReason, LoginGuard, LoginGuardOptions, LoginInfo, LoginOptions, LoginsOptions, LoginUser, LogoutOptions,
+  ProtectionMode, RememberOptions, RememberRejectReason, RevokeOptions, SameSite, SessionProtection, UserObject
 } from './types'
 
 declare module 'fastify' {
@@ -25,9 +55,13 @@ declare module 'fastify' {
     authenticatedBy: AuthenticatedBy | null
     /** With the login registry: this login's id (as `listLogins` shows it), else null. */
     readonly loginId: string | null
+    /** The staff user while impersonating (`reply.impersonate`), else null. */
+    readonly impersonator: LoginUser | null
+    /** On the first request after this browser's login ended elsewhere or by a timeout: why, else null. */
+    readonly loginEndReason: Exclude<LoginEndReason, 'logout'> | null
     /** True when `request.user` is set; narrows `request.user` to `LoginUser`. */
     isAuthenticated (): this is FastifyRequest & { user: LoginUser, authenticatedBy: AuthenticatedBy }
-    /** True when the user logged in with credentials in this session, or confirmed since. */
+    /** True when the user logged in with credentials in this session (or confirmed since), within `freshFor`. */
     isFresh (): boolean
     /** True for a login set with, or restored from, a valid remember cookie. */
     isRemembered (): boolean
@@ -36,14 +70,18 @@ declare module 'fastify' {
   }
 
   interface FastifyReply {
-    /** Logs the user in. Resolves false for an inactive user. */
-    loginUser (user: LoginUser, options?: LoginOptions): Promise<boolean>
-    /** Ends the login. Writes nothing when nobody is logged in. */
+    /** Logs the user in. Resolves false for an inactive user. Await it. */
+    loginUser (user: UserObject, options?: LoginOptions): Promise<boolean>
+    /** Ends the login. Writes nothing when nobody is logged in. Await it. */
     logoutUser (options?: LogoutOptions): Promise<void>
-    /** Marks the login fresh again (after re-entering the password) and changes the session id. */
+    /** Marks the login fresh again (after re-entering the password) and changes the session id. Await it. */
     confirmLogin (): Promise<void>
     /** Redirects to a safe `next` from the query, the body or the session, else to `fallback` (default '/'). */
     redirectAfterLogin (fallback?: string): FastifyReply
+    /** Acts as `target` (support staff), allowed by `canImpersonate`, for at most `maxAge`. Await it. */
+    impersonate (target: UserObject, options?: ImpersonateOptions): Promise<void>
+    /** Back to the staff login. A no-op when not impersonating. Await it. */
+    stopImpersonating (): Promise<void>
   }
 
   interface FastifyInstance {
@@ -77,6 +115,9 @@ fp(fastifyLogin, {
 module.exports = fastifyLogin
 module.exports.default = fastifyLogin
 module.exports.fastifyLogin = fastifyLogin
+module.exports.loginRequired = loginRequired
+module.exports.freshLoginRequired = freshLoginRequired
+module.exports.loginGuard = loginGuard
 module.exports.isSafeRedirect = isSafeRedirect
 module.exports.LoginManager = LoginManager
 module.exports.MemoryLoginStore = MemoryLoginStore
@@ -88,11 +129,16 @@ module.exports.SetupError = SetupError
 module.exports.LoginError = LoginError
 module.exports.CallbackError = CallbackError
 module.exports.StoreError = StoreError
+module.exports.ImpersonationError = ImpersonationError
+module.exports.LimitError = LimitError
 
 declare namespace fastifyLogin {
   export {
     fastifyLogin as default,
     fastifyLogin,
+    loginRequired,
+    freshLoginRequired,
+    loginGuard,
     isSafeRedirect,
     LoginManager,
     MemoryLoginStore,
@@ -104,16 +150,32 @@ declare namespace fastifyLogin {
     LoginError,
     CallbackError,
     StoreError,
+    ImpersonationError,
+    LimitError,
     AuthenticatedBy,
     Awaitable,
+    CreateOptions,
+    CreateResult,
     CustomProtection,
+    EndedLogin,
+    EndedLoginInfo,
+    EndOptions,
+    EndReason,
+    EndWhich,
     FastifyLoginOptions,
     GuardDone,
     GuardHandler,
+    ImpersonateOptions,
+    ImpersonationEndReason,
+    ListLoginsOptions,
+    LoginChannelMessage,
+    LoginEnd,
+    LoginEndReason,
     LoginEvents,
     LoginGuard,
     LoginGuardOptions,
     LoginInfo,
+    LoginLookup,
     LoginMethod,
     LoginOptions,
     LoginRecord,
@@ -122,15 +184,19 @@ declare namespace fastifyLogin {
     LoginUser,
     LogoutOptions,
     ProtectionMode,
+    RedisClientLike,
+    RedisClusterLike,
     RedisLoginStoreOptions,
     RememberOptions,
     RememberRejectReason,
     RememberSeries,
     RevokeOptions,
-    Rotation,
-    RotateResult,
     SameSite,
-    SessionProtection
+    SeriesUpdate,
+    SeriesUpdateResult,
+    SessionProtection,
+    StoreWatcher,
+    UserObject
   }
 }
 

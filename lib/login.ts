@@ -1,103 +1,33 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { isUser, kSeenElsewhere, noStore, setUser, type LoginContext } from './context'
-import { checkCookieSize, clearRememberCookie, rememberCookie, rememberValue, setRememberCookie } from './cookie'
+import { isUser } from './callbacks'
 import { LoginError } from './errors'
-import { checkMaxAge } from './options'
 import { fingerprintOf } from './protection'
-import { versionDigest } from './remember'
-import { isSafeRedirect, isAllowedAbsolute, toLocation } from './redirect'
-import { encodeState, readState, type AnySession, type LoginState } from './session'
-import type { LoginMethod } from './stores/types'
-import type { LoginOptions, LoginUser, LogoutOptions } from './types'
-
-/** The session of a request that must have one; the error says how to give it one. */
-export function requireSession (context: LoginContext, request: FastifyRequest, what: string): AnySession {
-  const session = context.sessions.of(request)
-  if (session === undefined) {
-    throw new LoginError(`${what} needs a session: register ${context.sessions.name}, and call it under the session cookie's path`)
-  }
-  return session
-}
-
-/** Digest of the user's auth version, '' without the option. */
-export function versionOf (context: LoginContext, user: LoginUser): string {
-  const authVersion = context.options.authVersion
-  return authVersion === undefined ? '' : versionDigest(authVersion(user))
-}
+import type { Registration } from './registration'
+import type { LoginMethod } from './registry/stores/types'
+import { checkMaxAge } from './remember/options'
+import type { Issued } from './remember/remember-me'
+import { kImpersonator, kSeenElsewhere, setUser } from './request-user'
+import { noStore, track, type CallOutcome } from './responses'
+import { idOf, newState, requireSession, saveOrUndo, startLogin } from './session-login'
+import type { AnySession } from './sessions'
+import { decodeState, encodeState, ownerOf } from './state'
+import type { LoginOptions, LogoutOptions, UserObject } from './types'
 
 /**
- * The session keys a new login's session keeps: `keepSessionKeys`, the return
- * address (for `redirectAfterLogin`), and the other logins of the app.
+ * The write path: `reply.loginUser`, `reply.logoutUser`, `reply.confirmLogin`.
+ * Each runs under `track` (responses.ts): a route that forgot to `await` one gets a
+ * 500 instead of an answer without the change.
  */
-function keysToKeep (context: LoginContext, session: AnySession): string[] {
-  const keep = [...context.options.keepSessionKeys]
-  for (const key of context.sessions.keys(session)) {
-    if (key !== context.stateKey && isLoginKey(context, key) && !keep.includes(key)) keep.push(key)
-  }
-  return keep
-}
-
-/** A key of some registration of the app: `_<key>` or `_<key>_next`. */
-function isLoginKey (context: LoginContext, key: string): boolean {
-  return context.allStateKeys.has(key) || (key.endsWith('_next') && context.allStateKeys.has(key.slice(0, -5)))
-}
-
-/** The app's keys in the session: everything but this registration's own. */
-function appKeys (context: LoginContext, session: AnySession): string[] {
-  return context.sessions.keys(session).filter((key) => key !== context.stateKey && key !== context.nextKey)
-}
-
-/**
- * Starts a login (loginUser, a remember-me restore, a test login) in a new session:
- * the old id is destroyed (fixation defence), only `keepSessionKeys` and the app's
- * other logins survive, and the login state is written here and nowhere else.
- */
-export async function startLogin (context: LoginContext, request: FastifyRequest, session: AnySession, state: LoginState): Promise<AnySession> {
-  const started = await context.sessions.regenerate(request, session, keysToKeep(context, session))
-  context.sessions.write(started, context.stateKey, encodeState(state))
-  return started
-}
-
-/** The login state of a new login of user `id`, made from this request. */
-export function newState (
-  context: LoginContext, request: FastifyRequest, id: string,
-  login: { version: string, stale: boolean, remember: number | undefined, loginId: string | undefined }
-): LoginState {
-  const protection = context.options.protection
-  return {
-    id,
-    stale: login.stale,
-    fingerprint: protection === undefined ? '' : fingerprintOf(protection, request),
-    version: login.version,
-    remember: login.remember,
-    loginId: login.loginId
-  }
-}
-
-/**
- * Writes a login change to the store now, before any cookie is set. If the store
- * fails, `undo` takes the change out again and the error is thrown: @fastify/session
- * retries its save for the error response, and that retry must not store a change
- * the client was told failed.
- */
-export async function saveOrUndo (context: LoginContext, session: AnySession, undo: () => void): Promise<void> {
-  try {
-    await context.sessions.save(session)
-  } catch (error) {
-    undo()
-    throw error
-  }
-}
 
 export interface LogInOptions extends LoginOptions {
   method: LoginMethod
 }
 
 /** `reply.loginUser()`, and the test helper's login: resolves false for an inactive user. */
-export async function logIn (context: LoginContext, reply: FastifyReply, user: LoginUser, loginOptions: LogInOptions): Promise<boolean> {
-  const { options, registry } = context
-  const { remember = false, maxAge, fresh = true, force = false, method } = loginOptions
-  if (remember && options.remember === undefined) {
+export async function logIn (registration: Registration, reply: FastifyReply, user: UserObject, how: LogInOptions, outcome?: CallOutcome): Promise<boolean> {
+  const { options, registry, remember, sessions, keys } = registration
+  const { remember: remembered = false, maxAge, fresh = true, force = false, method } = how
+  if (remembered && options.remember === undefined) {
     throw new LoginError('loginUser({ remember: true }) needs the remember option to be configured')
   }
   if (maxAge !== undefined && !checkMaxAge(maxAge)) {
@@ -105,137 +35,169 @@ export async function logIn (context: LoginContext, reply: FastifyReply, user: L
   }
   if (!isUser(user)) throw new LoginError('loginUser needs a user object')
   if (!force && !options.isActive(user)) return false
-  const rawId = options.getUserId(user)
-  if (rawId == null) throw new LoginError('getUserId returned null or undefined for the user')
-  const id = String(rawId)
+  const userId = idOf(registration, user)
 
   const request = reply.request
-  const session = requireSession(context, request, 'loginUser')
-  const version = versionOf(context, user)
+  const session = requireSession(registration, request, 'loginUser')
+  const version = registration.versionOf(user)
   const lifetime = maxAge ?? options.remember?.maxAge ?? 0
   const expiresAt = Date.now() + lifetime
-  const previous = readState(session, context.stateKey)
+  const previous = decodeState(session[keys.state])
 
   // Everything that can fail before anything changes: a cookie no browser would
-  // keep, the registry's record of the new login.
-  let cookie: string | undefined
+  // keep, the registry's record of the new login (refused at `maxPerUser`).
+  let issued: Issued | undefined
   let loginId: string | undefined
   if (registry !== undefined) {
-    const made = registry.newLogin(request, id, method, remember ? { expiresAt, lifetime, version } : undefined)
-    cookie = made.cookie === undefined ? undefined : checkCookieSize(context, made.cookie)
-    // The login this session held (another user's, or an earlier one) ends here.
-    if (previous?.loginId !== undefined) await registry.revoke(previous.id, [previous.loginId])
-    await registry.create(made.login, made.series)
-    loginId = made.login.id
-  } else if (remember) {
-    cookie = rememberValue(context, id, expiresAt, lifetime, version)
+    const record = registry.newLogin(request, userId, method, remembered)
+    if (remembered) issued = remember.issue({ userId, version, lifetime, expiresAt, login: record })
+    await registry.create(request, record, issued?.series)
+    loginId = record.id
+  } else if (remembered) {
+    issued = remember.issue({ userId, version, lifetime, expiresAt, login: undefined })
   }
 
-  const state = newState(context, request, id, { version, stale: !fresh, remember: remember ? lifetime : undefined, loginId })
-  const started = await startLogin(context, request, session, state)
+  const state = newState(registration, request, { userId, version, fresh, remember: remembered ? lifetime : undefined, loginId })
+  const started = await startLogin(registration, request, session, state)
+  const undo = async (): Promise<void> => {
+    sessions.write(started, keys.state, undefined)
+    if (registry !== undefined && loginId !== undefined) await registry.end(request, userId, [loginId], 'logout').catch(() => {})
+  }
   try {
-    await saveOrUndo(context, started, () => context.sessions.write(started, context.stateKey, undefined))
+    await saveOrUndo(registration, started, () => sessions.write(started, keys.state, undefined))
   } catch (error) {
-    if (registry !== undefined && loginId !== undefined) await registry.revoke(id, [loginId]).catch(() => {})
+    await undo()
     throw error
   }
+  // The login this session held before (another user's, or an earlier one) ended here.
+  if (previous !== undefined) await endReplaced(registration, request, session, previous)
   setUser(request, user, 'session', loginId)
+  request[kImpersonator] = null
 
-  if (cookie !== undefined) {
-    setRememberCookie(context, reply, cookie, expiresAt)
+  if (issued !== undefined) {
+    remember.set(reply, issued.value, expiresAt)
   } else {
     // Also when this request did not carry one: it may be scoped to another path,
     // or set earlier in this same reply by another loginUser.
-    clearRememberCookie(context, reply)
+    remember.clear(reply)
   }
   noStore(reply)
-  request.log.debug({ login: options.key, userId: id, method, remember }, 'fastify-login: logged in')
-  context.manager.emit('login', request, user)
+  registration.report.login(request, user, userId, { method, remember: remembered })
+  if (outcome !== undefined) {
+    outcome.carried = (response) => sessions.carried(request, response, started, keys.state)
+    outcome.undo = async () => {
+      await undo()
+      await sessions.save(started).catch(() => {})
+    }
+  }
   return true
 }
 
-/** The reply methods, bound to one plugin registration. */
-export function createReplyMethods (context: LoginContext) {
-  const { options, manager, registry, sessions } = context
-
-  function loginUser (this: FastifyReply, user: LoginUser, loginOptions: LoginOptions = {}): Promise<boolean> {
-    return logIn(context, this, user, { ...loginOptions, method: 'credentials' })
+/** A new login replaced the session's: that one (and a staff login waiting under it) ended. */
+async function endReplaced (registration: Registration, request: FastifyRequest, session: AnySession, previous: NonNullable<ReturnType<typeof decodeState>>): Promise<void> {
+  const staff = previous.impersonationEnds === undefined ? undefined : decodeState(session[registration.keys.staff])
+  for (const login of staff === undefined ? [previous] : [previous, staff]) {
+    if (registration.registry !== undefined && login.loginId !== undefined) {
+      await registration.registry.end(request, login.userId, [login.loginId], 'logout')
+    } else if (registration.registry === undefined) {
+      registration.report.ended(request, { userId: login.userId, loginId: null, reason: 'logout' })
+    }
   }
-
-  async function logoutUser (this: FastifyReply, logoutOptions: LogoutOptions = {}): Promise<void> {
-    const everywhere = logoutOptions.everywhere === true
-    if (everywhere && registry === undefined) {
-      throw new LoginError('logoutUser({ everywhere: true }) needs the login registry: set the logins option')
-    }
-    const request = this.request
-    const session = sessions.of(request)
-    const state = readState(session, context.stateKey)
-    let user = request.user
-    const hasCookie = rememberCookie(context, request) !== undefined
-    if (user === null && state === undefined && !hasCookie) return
-    if (session === undefined && request.authenticatedBy !== 'request') requireSession(context, request, 'logoutUser')
-    if (user === null && state !== undefined) {
-      // Under an `exclude` prefix no user was loaded; the logout event still names who left.
-      const loaded = await options.loadUser(state.id, request)
-      if (isUser(loaded)) user = loaded
-    }
-
-    if (registry !== undefined && state !== undefined) {
-      if (everywhere) await registry.revokeAll(state.id, null)
-      else if (state.loginId !== undefined) await registry.revoke(state.id, [state.loginId])
-    }
-    if (session !== undefined && state !== undefined) {
-      const keep = appKeys(context, session)
-      const fresh = await sessions.regenerate(request, session, keep)
-      if (keep.length === 0) await sessions.forget(request, fresh)
-    }
-    // Also when this request did not carry it: it may be scoped to another path.
-    clearRememberCookie(context, this)
-    setUser(request, null, null, registry === undefined ? undefined : null)
-    noStore(this)
-    request.log.debug({ login: options.key, userId: state?.id, everywhere }, 'fastify-login: logged out')
-    if (user !== null) manager.emit('logout', request, user)
-  }
-
-  async function confirmLogin (this: FastifyReply): Promise<void> {
-    const request = this.request
-    const session = requireSession(context, request, 'confirmLogin')
-    const user = request.user
-    const state = readState(session, context.stateKey)
-    if (user === null || state === undefined) {
-      throw new LoginError('confirmLogin needs a user logged in through the session')
-    }
-    const confirmed = await sessions.regenerate(request, session, sessions.keys(session))
-    const fresh: LoginState = {
-      ...state,
-      stale: false,
-      fingerprint: options.protection === undefined ? '' : fingerprintOf(options.protection, request)
-    }
-    sessions.write(confirmed, context.stateKey, encodeState(fresh))
-    await saveOrUndo(context, confirmed, () => sessions.write(confirmed, context.stateKey, encodeState(state)))
-    // This request's client is now the login's: an earlier 'basic' hit no longer applies.
-    if (request[kSeenElsewhere] === true) request[kSeenElsewhere] = false
-    noStore(this)
-    manager.emit('loginConfirmed', request, user)
-  }
-
-  function redirectAfterLogin (this: FastifyReply, fallback = '/'): FastifyReply {
-    const request = this.request
-    let next = nextFrom(request.query, options.nextParam) ?? nextFrom(request.body, options.nextParam)
-    if (options.nextInSession) {
-      const session = sessions.of(request)
-      const stored = session?.[context.nextKey]
-      if (session !== undefined && stored !== undefined) sessions.write(session, context.nextKey, undefined)
-      next ??= stored
-    }
-    const safe = isSafeRedirect(next) || (options.allowedRedirectOrigins.size > 0 && isAllowedAbsolute(next, options.allowedRedirectOrigins))
-    return this.redirect(toLocation(safe ? next as string : fallback))
-  }
-
-  return { loginUser, logoutUser, confirmLogin, redirectAfterLogin }
 }
 
-function nextFrom (source: unknown, param: string): unknown {
-  if (source === null || typeof source !== 'object' || !Object.hasOwn(source, param)) return undefined
-  return (source as Record<string, unknown>)[param]
+/** The reply methods, bound to one registration. */
+export function createReplyMethods (registration: Registration) {
+  const { options, registry, sessions, keys, remember, report } = registration
+
+  function loginUser (this: FastifyReply, user: UserObject, loginOptions: LoginOptions = {}): Promise<boolean> {
+    return track(this, 'loginUser', (outcome) => logIn(registration, this, user, { ...loginOptions, method: 'credentials' }, outcome))
+  }
+
+  function logoutUser (this: FastifyReply, logoutOptions: LogoutOptions = {}): Promise<void> {
+    const everywhere = logoutOptions.everywhere === true
+    const request = this.request
+    const session = sessions.of(request)
+    const state = decodeState(session?.[keys.state])
+    const cookie = remember.read(request)
+    const user = request.user
+    const impersonator = request[kImpersonator] ?? null
+    if (everywhere && registry === undefined) {
+      return Promise.reject(new LoginError('logoutUser({ everywhere: true }) needs the login registry: set the logins option'))
+    }
+    if (user === null && state === undefined && cookie === undefined) return Promise.resolve()
+    if (session === undefined && request.authenticatedBy !== 'request') {
+      return Promise.reject(new LoginError(`logoutUser needs a session: register ${sessions.name}, and call it under the session cookie's path`))
+    }
+    const staff = state?.impersonationEnds === undefined ? undefined : decodeState(session?.[keys.staff])
+
+    // First, at once: whatever the route does next (even without awaiting this), the
+    // response cannot log this browser back in, from the session or the remember cookie.
+    if (session !== undefined && state !== undefined) {
+      sessions.write(session, keys.state, undefined)
+      if (staff !== undefined || state.impersonationEnds !== undefined) sessions.write(session, keys.staff, undefined)
+    }
+    // Also when this request did not carry it: it may be scoped to another path.
+    remember.clear(this)
+    setUser(request, null, null, registry === undefined ? undefined : null)
+    request[kImpersonator] = null
+    noStore(this)
+
+    return track(this, 'logoutUser', async () => {
+      let loggedOut = user
+      if (loggedOut === null && state !== undefined) {
+        // Under an `exclude` prefix no user was loaded; the logout event still names who left.
+        const loaded = await options.loadUser(state.userId, request)
+        if (isUser(loaded)) loggedOut = loaded
+      }
+      const userId = state?.userId ?? (user === null ? undefined : idOf(registration, user))
+      if (registry !== undefined) {
+        if (everywhere && userId !== undefined) await registry.endAll(request, userId, null, 'logout')
+        if (state !== undefined) {
+          if (!everywhere && state.loginId !== undefined) await registry.end(request, state.userId, [state.loginId], 'logout')
+          if (staff?.loginId !== undefined) await registry.end(request, staff.userId, [staff.loginId], 'logout')
+        } else if (cookie !== undefined) {
+          // Only the remember cookie was seen (a route under `exclude`, right after a browser restart).
+          await remember.forget(request, cookie)
+        }
+      } else if (state !== undefined) {
+        report.ended(request, { userId: state.userId, loginId: null, reason: 'logout' })
+      }
+      if (impersonator !== null && loggedOut !== null) report.impersonation(request, impersonator, loggedOut, 'logout')
+      if (session !== undefined && state !== undefined) {
+        const keep = sessions.keys(session).filter((key) => ownerOf(key) !== keys.state)
+        const renewed = await sessions.regenerate(request, session, keep)
+        if (keep.length === 0) await sessions.forget(request, renewed)
+      }
+      // Who left: the staff member at the keyboard, while impersonating.
+      report.logout(request, impersonator ?? loggedOut, staff?.userId ?? userId, everywhere)
+    })
+  }
+
+  function confirmLogin (this: FastifyReply): Promise<void> {
+    return track(this, 'confirmLogin', async (outcome) => {
+      const request = this.request
+      const session = requireSession(registration, request, 'confirmLogin')
+      const user = request.user
+      const state = decodeState(session[keys.state])
+      if (user === null || state === undefined || request.authenticatedBy === 'request') {
+        throw new LoginError('confirmLogin needs a user logged in through the session')
+      }
+      if (state.impersonationEnds !== undefined) throw new LoginError('confirmLogin is not available while impersonating')
+      const confirmed = await sessions.regenerate(request, session, sessions.keys(session))
+      const fresh = {
+        ...state,
+        freshAt: Date.now(),
+        fingerprint: options.protection === undefined ? '' : fingerprintOf(options.protection, request)
+      }
+      sessions.write(confirmed, keys.state, encodeState(fresh))
+      await saveOrUndo(registration, confirmed, () => sessions.write(confirmed, keys.state, encodeState(state)))
+      // This request's client is now the login's: an earlier 'basic' hit no longer applies.
+      if (request[kSeenElsewhere] === true) request[kSeenElsewhere] = false
+      noStore(this)
+      report.confirmed(request, user)
+      outcome.carried = (reply) => sessions.carried(request, reply, confirmed, keys.state)
+    })
+  }
+
+  return { loginUser, logoutUser, confirmLogin }
 }

@@ -1,11 +1,17 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { applyNoStore, createContext, kLoginId, kSeenElsewhere, type LoginContext } from './context'
 import { LoginRequiredError, SetupError } from './errors'
 import { createGuard } from './guards'
-import { createLoadHook, type RouterMatching } from './load'
+import { createImpersonationMethods } from './impersonation'
 import { createReplyMethods } from './login'
+import { createRedirectAfterLogin } from './next'
 import { resolveOptions, type ResolvedOptions } from './options'
-import { cookieSessions, readState, storedSessions, type SessionAccess } from './session'
+import { createRegistration, kRegistration, type Registration } from './registration'
+import { createRequestHook } from './request'
+import { isFresh, kEndReason, kImpersonator, kLoginId } from './request-user'
+import { checkResponse } from './responses'
+import { watchRoutes } from './routes'
+import { cookieSessions, storedSessions, type SessionAccess } from './sessions'
+import { decodeState } from './state'
 import type { FastifyLoginOptions, LoginGuardOptions, LoginUser } from './types'
 
 /** The registrations of one app (all its scopes share its server), so they can check each other. */
@@ -14,6 +20,9 @@ interface AppLogins {
   registrations: Array<{ key: string, cookieName: string | undefined }>
 }
 const apps = new WeakMap<object, AppLogins>()
+
+const USER_TAKEN = 'request.user is already decorated by another plugin. @fastify/jwt does so by default: ' +
+  "register it with decoratorName: 'jwtPayload' and load JWT users through loadUserFromRequest (see the README)"
 
 /** The session plugin registered before this one; the error says what to register. */
 function findSessions (fastify: FastifyInstance): SessionAccess {
@@ -34,10 +43,7 @@ function checkRegistration (fastify: FastifyInstance, options: ResolvedOptions):
     throw new SetupError(`a login (key '${existing.key}') is already registered for these routes: register each login ` +
       `in its own sibling scope, e.g. app.register(async (scope) => { await scope.register(fastifyLogin, { key: '${options.key}', ... }) })`)
   }
-  if (fastify.hasRequestDecorator('user')) {
-    throw new SetupError('request.user is already decorated by another plugin. @fastify/jwt does so by default: ' +
-      "register it with decoratorName: 'jwtPayload' and load JWT users through loadUserFromRequest (see the README)")
-  }
+  if (fastify.hasRequestDecorator('user')) throw new SetupError(USER_TAKEN)
   let app = apps.get(fastify.server)
   if (app === undefined) {
     app = { stateKeys: new Set(), registrations: [] }
@@ -54,36 +60,19 @@ function checkRegistration (fastify: FastifyInstance, options: ResolvedOptions):
   return app
 }
 
-/** The app's router settings that `exclude` must follow (top-level or in `routerOptions`). */
-function routerMatching (fastify: FastifyInstance): RouterMatching {
-  const config = fastify.initialConfig as Record<string, unknown> & { routerOptions?: Record<string, unknown> }
-  const setting = (name: string, fallback: boolean): boolean => {
-    const value = config.routerOptions?.[name] ?? config[name]
-    return typeof value === 'boolean' ? value : fallback
-  }
-  return {
-    ignoreTrailingSlash: setting('ignoreTrailingSlash', false),
-    ignoreDuplicateSlashes: setting('ignoreDuplicateSlashes', false),
-    caseSensitive: setting('caseSensitive', true),
-    useSemicolonDelimiter: setting('useSemicolonDelimiter', false)
-  }
-}
-
-function requestMethods (context: LoginContext) {
-  const { sessions, stateKey } = context
+/** The request decorators' methods, bound to one registration. */
+function requestMethods (registration: Registration) {
+  const { sessions, keys, options } = registration
   return {
     isAuthenticated (this: FastifyRequest): boolean {
       return this.user !== null
     },
     isFresh (this: FastifyRequest): boolean {
-      // A user found by loadUserFromRequest has no login in the session, so is never fresh.
-      if (this.user === null || this.authenticatedBy === 'request' || this[kSeenElsewhere] === true) return false
-      const state = readState(sessions.of(this), stateKey)
-      return state !== undefined && !state.stale
+      return isFresh(registration, this, options.freshFor)
     },
     isRemembered (this: FastifyRequest): boolean {
       if (this.authenticatedBy === 'remember') return true
-      return this.authenticatedBy === 'session' && readState(sessions.of(this), stateKey)?.remember !== undefined
+      return this.authenticatedBy === 'session' && decodeState(sessions.of(this)?.[keys.state])?.remember !== undefined
     },
     requireUser (this: FastifyRequest): LoginUser {
       if (this.user === null) throw new LoginRequiredError()
@@ -92,42 +81,57 @@ function requestMethods (context: LoginContext) {
   }
 }
 
-/** Registers one login on `fastify`: decorators, the hook that loads the user, the guards. */
+/** Registers one login on `fastify`: decorators, the hooks that load the user and check responses, the guards. */
 export function setup (fastify: FastifyInstance, rawOptions: FastifyLoginOptions): void {
   const options = resolveOptions(rawOptions)
   const sessions = findSessions(fastify)
   const app = checkRegistration(fastify, options)
-  const context = createContext(options, sessions, app.stateKeys)
-  const { loginUser, logoutUser, confirmLogin, redirectAfterLogin } = createReplyMethods(context)
-  const { isAuthenticated, isFresh, isRemembered, requireUser } = requestMethods(context)
+  const registration = createRegistration(options, sessions, app.stateKeys)
+  const { loginUser, logoutUser, confirmLogin } = createReplyMethods(registration)
+  const { impersonate, stopImpersonating } = createImpersonationMethods(registration)
+  const { isAuthenticated, isFresh, isRemembered, requireUser } = requestMethods(registration)
 
   fastify.decorateRequest('user', null)
   fastify.decorateRequest('authenticatedBy', null)
   fastify.decorateRequest('loginId', { getter (this: FastifyRequest) { return this[kLoginId] ?? null } })
+  fastify.decorateRequest('impersonator', { getter (this: FastifyRequest) { return this[kImpersonator] ?? null } })
+  fastify.decorateRequest('loginEndReason', { getter (this: FastifyRequest) { return this[kEndReason] ?? null } })
   fastify.decorateRequest('isAuthenticated', isAuthenticated)
   fastify.decorateRequest('isFresh', isFresh)
   fastify.decorateRequest('isRemembered', isRemembered)
   fastify.decorateRequest('requireUser', requireUser)
+  // Whoever decorates request.user after this (@fastify/jwt by default) learns what to do instead.
+  const decorateRequest = fastify.decorateRequest
+  fastify.decorateRequest = function (this: FastifyInstance, name: string, ...rest: unknown[]) {
+    if (name === 'user') throw new SetupError(USER_TAKEN)
+    return (decorateRequest as (...args: unknown[]) => FastifyInstance).call(this, name, ...rest)
+  } as typeof fastify.decorateRequest
 
   fastify.decorateReply('loginUser', loginUser)
   fastify.decorateReply('logoutUser', logoutUser)
   fastify.decorateReply('confirmLogin', confirmLogin)
-  fastify.decorateReply('redirectAfterLogin', redirectAfterLogin)
+  fastify.decorateReply('redirectAfterLogin', createRedirectAfterLogin(registration))
+  fastify.decorateReply('impersonate', impersonate)
+  fastify.decorateReply('stopImpersonating', stopImpersonating)
 
-  fastify.decorate('loginManager', context.manager)
-  fastify.decorate('loginRequired', createGuard(context))
-  fastify.decorate('freshLoginRequired', createGuard(context, { fresh: true }))
-  fastify.decorate('loginGuard', (guardOptions?: LoginGuardOptions) => createGuard(context, guardOptions))
+  fastify.decorate(kRegistration as unknown as string, registration)
+  fastify.decorate('loginManager', registration.manager)
+  fastify.decorate('loginRequired', createGuard(registration))
+  fastify.decorate('freshLoginRequired', createGuard(registration, { fresh: true }))
+  fastify.decorate('loginGuard', (guardOptions?: LoginGuardOptions) => createGuard(registration, guardOptions))
 
+  fastify.addHook('onRoute', watchRoutes(options.key, options.exclude))
   // Runs after the session plugin's own onRequest hook, which this plugin depends on.
-  fastify.addHook('onRequest', createLoadHook(context, routerMatching(fastify)))
-  fastify.addHook('onSend', applyNoStore)
+  fastify.addHook('onRequest', createRequestHook(registration))
+  fastify.addHook('onSend', checkResponse)
 
-  if (options.loginMessage !== undefined || options.refreshMessage !== undefined) {
-    fastify.addHook('onReady', async function () {
-      if (!this.hasRequestDecorator('flash')) {
-        this.log.warn('fastify-login: loginMessage and refreshMessage are ignored: register @fastify/flash to show them')
-      }
-    })
-  }
+  fastify.addHook('onReady', async function () {
+    if ((options.loginMessage ?? options.refreshMessage ?? options.loginEndedMessage) !== undefined && !this.hasRequestDecorator('flash')) {
+      throw new SetupError('loginMessage, refreshMessage and loginEndedMessage are flashed with @fastify/flash: register it, or drop those options')
+    }
+    await registration.registry?.start(this.log)
+  })
+  fastify.addHook('onClose', async () => {
+    await registration.registry?.stop()
+  })
 }

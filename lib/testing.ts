@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http'
 import type { FastifyInstance, InjectOptions } from 'fastify'
-import { kTicket, testing, TICKET_DONE, type Ticket } from './ticket'
-import type { LoginUser } from './types'
+import { kTicket, testing, TICKET_DONE, type Ticket } from './test-login'
+import type { UserObject } from './types'
 
 testing.enabled = true
 
@@ -45,7 +45,7 @@ export interface TestLogin {
  * const res = await app.inject({ url: '/account', cookies: login.cookies })
  * ```
  */
-export async function loginAs (app: FastifyInstance, user: LoginUser, options: LoginAsOptions = {}): Promise<TestLogin> {
+export async function loginAs (app: FastifyInstance, user: UserObject, options: LoginAsOptions = {}): Promise<TestLogin> {
   const ticket: Ticket = {
     user,
     key: options.key ?? 'login',

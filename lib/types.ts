@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { LoginRecord, LoginStore } from './stores/types'
+import type { EndedLogin, EndReason, LoginRecord, LoginStore } from './registry/stores/types'
 
 /**
  * The application's user. Empty here: applications describe their own user
@@ -12,6 +12,12 @@ import type { LoginRecord, LoginStore } from './stores/types'
  * ```
  */
 export interface LoginUser {}
+
+/**
+ * A user where one goes in: an object. Until an app describes `LoginUser`, `{}`
+ * alone would also accept `'bob'` or `0`, which the plugin refuses at run time.
+ */
+export type UserObject = LoginUser & object
 
 /** How the current request's user was found. */
 export type AuthenticatedBy = 'session' | 'remember' | 'request'
@@ -58,8 +64,14 @@ export interface LoginsOptions {
   store?: LoginStore
   /** How long after a remember-me rotation the previous validator is still accepted. Default 5000 ms. */
   graceMs?: number
-  /** A login not seen for this long ends. Default 30 days. */
-  idleTimeout?: number
+  /** At most this many logins per user. Default 100, at most 1000. */
+  maxPerUser?: number
+  /** At the cap: end the least recently seen login (`'evict-oldest'`, default) or refuse the new one (`'reject'`: 403 `FST_LOGIN_LIMIT`). */
+  onLimit?: 'evict-oldest' | 'reject'
+  /** Keep ended logins listable (`listLogins(id, { ended: true })`) this long, in ms. Default 0: none. */
+  keepEndedFor?: number
+  /** A short label of the client ("Firefox on Windows"), stored as `device` on the login's record. Synchronous. */
+  describeDevice?: (request: FastifyRequest) => string | undefined
 }
 
 /** Replaces a guard's default response. May send the reply or throw. */
@@ -67,7 +79,7 @@ export type GuardHandler = (request: FastifyRequest, reply: FastifyReply) => unk
 
 export interface FastifyLoginOptions {
   /** Returns the user for a stored id (always a string), or null/undefined. */
-  loadUser: (id: string, request: FastifyRequest) => Awaitable<LoginUser | null | undefined>
+  loadUser: (id: string, request: FastifyRequest) => Awaitable<UserObject | null | undefined>
   /** The id stored in the session and the remember cookie. Default `user.id`. Synchronous. */
   getUserId?: (user: LoginUser) => string | number
   /** Inactive users cannot log in. Default `user.isActive !== false`. Synchronous. */
@@ -75,7 +87,7 @@ export interface FastifyLoginOptions {
   /** A value that changes when the user's credentials change; logins made under another value end. Synchronous. */
   authVersion?: (user: LoginUser) => string | number
   /** Per-request login for API clients (bearer tokens, API keys). Never writes the session. */
-  loadUserFromRequest?: (request: FastifyRequest) => Awaitable<LoginUser | null | undefined>
+  loadUserFromRequest?: (request: FastifyRequest) => Awaitable<UserObject | null | undefined>
   /** Names this login, so one app can have several (customers, staff) in sibling scopes. Default `'login'`. */
   key?: string
   /** Where unauthenticated browser requests are redirected. Without it they get 401. */
@@ -88,24 +100,34 @@ export interface FastifyLoginOptions {
   nextInSession?: boolean
   /** Origins (`https://app.example.com`) `redirectAfterLogin` may send to besides same-site paths. */
   allowedRedirectOrigins?: readonly string[]
-  /** Flashed (category `'info'`) before a redirect to `loginUrl`, when `@fastify/flash` is registered. */
+  /** Flashed (category `'info'`) before a redirect to `loginUrl`; needs `@fastify/flash`. */
   loginMessage?: string
-  /** Flashed (category `'info'`) before a redirect to `refreshUrl`, when `@fastify/flash` is registered. */
+  /** Flashed (category `'info'`) before a redirect to `refreshUrl`; needs `@fastify/flash`. */
   refreshMessage?: string
+  /** Flashed (category `'info'`) by the guards' redirect when `request.loginEndReason` is set; needs `@fastify/flash`. */
+  loginEndedMessage?: string
   /** Default `'basic'`. */
   sessionProtection?: SessionProtection
   /** Remember-me cookie; omitted means off. */
   remember?: RememberOptions
   /** Session keys that survive the session id change at login. */
   keepSessionKeys?: readonly string[]
-  /** Path prefixes (whole segments) where no user is loaded. */
+  /** Path prefixes (whole segments) of routes where no user is loaded. */
   exclude?: readonly string[]
-  /** Methods the guards let through. Default `['OPTIONS']`. */
+  /** Methods the guards do not refuse. Default `['OPTIONS']` (a CORS preflight only, answered without the handler). */
   exemptMethods?: readonly string[]
   onUnauthorized?: GuardHandler
   onNeedsRefresh?: GuardHandler
   /** The login registry: `true` (memory store) or its options. Default off. */
   logins?: boolean | LoginsOptions
+  /** ms. A login not used for that long ends on its next request (reason `'idle'`). */
+  idleTimeout?: number
+  /** ms. A session login older than that ends on its next request (reason `'absolute'`). */
+  absoluteTimeout?: number
+  /** ms. A login is fresh only that long after the credentials or `confirmLogin`. */
+  freshFor?: number
+  /** Who may act as whom (`reply.impersonate`). May be async. */
+  canImpersonate?: (impersonator: LoginUser, target: LoginUser, request: FastifyRequest) => Awaitable<boolean>
 }
 
 export interface LoginOptions {
@@ -124,9 +146,16 @@ export interface LogoutOptions {
   everywhere?: boolean
 }
 
+export interface ImpersonateOptions {
+  /** How long the impersonation lasts at most, in ms. Default one hour. */
+  maxAge?: number
+}
+
 export interface LoginGuardOptions {
   /** Also require a fresh login. Default `false`. */
   fresh?: boolean
+  /** With `fresh`: fresh means within this many ms of the credentials or `confirmLogin`. Default: the `freshFor` option. */
+  freshFor?: number
   /** The login (or refresh) page for this guard. */
   loginUrl?: string
   /** Replaces the default unauthorized (or needs-refresh) response. */
@@ -141,8 +170,8 @@ export interface LoginGuardOptions {
 export type GuardDone = (error?: Error) => void
 
 /**
- * A `preHandler` hook: use it as `{ preHandler: fastify.loginRequired }`. Called by
- * hand without `done`, it returns a promise that rejects with the 401 error, or
+ * A `preHandler` hook: use it as `{ preHandler: loginRequired }`. Called by hand
+ * without `done`, it returns a promise that rejects with the 401 error, or
  * resolves (once a refusal's response is sent, or when the request may pass).
  */
 export interface LoginGuard {
@@ -163,9 +192,24 @@ export type RememberRejectReason =
   | 'revoked'
   /** Login registry: a copied cookie (see the `rememberTheft` event). */
   | 'theft'
+  /** Login registry: a token already used once by a WebSocket restore, not yet rotated by a page. */
+  | 'spent'
+
+/** Why a login ended: `request.loginEndReason`, `loginEnded` events, ended records. */
+export type LoginEndReason = EndReason
 
 /** A login as `loginManager.listLogins()` shows it: its record, without the remember series that backs it. */
 export type LoginInfo = Omit<LoginRecord, 'series'>
+
+/** An ended login, as `listLogins(userId, { ended: true })` shows it. */
+export type EndedLoginInfo = Omit<EndedLogin, 'series'>
+
+export interface ListLoginsOptions {
+  /** At most this many, most recently seen (or ended) first. Default 100. */
+  limit?: number
+  /** `true`: the ended logins kept by `logins.keepEndedFor`, instead of the standing ones. */
+  ended?: boolean
+}
 
 export interface RevokeOptions {
   /** A login id to keep (usually `request.loginId`: "log out my other devices"). */

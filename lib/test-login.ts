@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { LoginContext } from './context'
 import { logIn } from './login'
-import type { LoginUser } from './types'
+import type { Registration } from './registration'
+import type { UserObject } from './types'
 
 /**
  * What `fastify-login/testing` asks a registration to do: log `user` in. It rides on
@@ -9,7 +9,7 @@ import type { LoginUser } from './types'
  * class made for that one call), so no request from the network can carry it.
  */
 export interface Ticket {
-  user: LoginUser
+  user: UserObject
   key: string
   fresh: boolean
   remember: boolean
@@ -29,13 +29,13 @@ export function ticketOf (request: FastifyRequest): Ticket | undefined {
 export const TICKET_DONE = 'x-fastify-login-test'
 
 /** Logs the ticket's user in and answers 204, or says which login this URL belongs to. */
-export function testLogin (context: LoginContext, request: FastifyRequest, reply: FastifyReply, ticket: Ticket, done: (error?: Error) => void): void {
-  const key = context.options.key
+export function testLogin (registration: Registration, request: FastifyRequest, reply: FastifyReply, ticket: Ticket, done: (error?: Error) => void): void {
+  const key = registration.key
   if (ticket.key !== key) {
     reply.code(409).send({ error: `this URL is under the login with key '${key}', not '${ticket.key}': pass the url of a route under that login` })
     return
   }
-  logIn(context, reply, ticket.user, { fresh: ticket.fresh, remember: ticket.remember, maxAge: ticket.maxAge, force: true, method: 'test' })
+  logIn(registration, reply, ticket.user, { fresh: ticket.fresh, remember: ticket.remember, maxAge: ticket.maxAge, force: true, method: 'test' })
     .then(() => {
       reply.code(204).header(TICKET_DONE, key).send()
     }, done)

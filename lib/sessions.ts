@@ -1,57 +1,6 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type {} from '@fastify/session'
-
-/**
- * What one registration knows of its login, read from the session. In the session
- * it is one string under the key `_<key>` (`_login` by default), see `encodeState`:
- * a session store serialises and hashes the whole session (twice a request for
- * @fastify/session), and one short string costs it far less than an object.
- */
-export interface LoginState {
-  /** The user id. */
-  id: string
-  /** True when the login is not fresh (a remember-me restore, `fresh: false`). */
-  stale: boolean
-  /** Digest of the client's fingerprint at login (session protection), '' without it. */
-  fingerprint: string
-  /** Digest of the user's `authVersion` at login, '' without the option. */
-  version: string
-  /** Set for a remembered login: the lifetime (ms) its remember cookie was given. */
-  remember: number | undefined
-  /** The login registry's id of this login. */
-  loginId: string | undefined
-}
-
-/**
- * `<fingerprint>.<version>.<s if stale>.<remember lifetime>.<login id>.<user id>`:
- * every field but the last is base64url or digits, so the user id, which may hold
- * dots, is the rest.
- */
-export function encodeState (state: LoginState): string {
-  return `${state.fingerprint}.${state.version}.${state.stale ? 's' : ''}.${state.remember ?? ''}.${state.loginId ?? ''}.${state.id}`
-}
-
-/** The login state the session holds for `key`, if any; anything malformed is no login. */
-export function readState (session: AnySession | undefined, key: string): LoginState | undefined {
-  const raw = session?.[key]
-  if (typeof raw !== 'string') return undefined
-  const a = raw.indexOf('.')
-  const b = raw.indexOf('.', a + 1)
-  const c = raw.indexOf('.', b + 1)
-  const d = raw.indexOf('.', c + 1)
-  const e = d === -1 ? -1 : raw.indexOf('.', d + 1)
-  if (a === -1 || b === -1 || c === -1 || e === -1) return undefined
-  const remember = c + 1 === d ? undefined : Number(raw.slice(c + 1, d))
-  if (remember !== undefined && !Number.isSafeInteger(remember)) return undefined
-  return {
-    id: raw.slice(e + 1),
-    stale: b + 1 !== c,
-    fingerprint: raw.slice(0, a),
-    version: raw.slice(a + 1, b),
-    remember,
-    loginId: d + 1 === e ? undefined : raw.slice(d + 1, e)
-  }
-}
+import { storeError } from './errors'
 
 /** The session as this plugin sees it: a record of keys, on either session plugin. */
 export type AnySession = Record<string, unknown>
@@ -76,11 +25,47 @@ export interface SessionAccess {
   save (session: AnySession): Promise<void>
   /** Ends an empty session entirely (after a logout), so nothing is left behind. */
   forget (request: FastifyRequest, session: AnySession): Promise<void>
+  /**
+   * Does the response being sent carry `session` as it is now (its `key`)? Asked in
+   * onSend, after the session plugin's own onSend wrote its cookie: a login call that
+   * finished after that is not in the response.
+   */
+  carried (request: FastifyRequest, reply: FastifyReply, session: AnySession, key: string): boolean
+}
+
+/*
+ * The store calls a login makes go through `stored`: a session store's own error
+ * (`connect ECONNREFUSED 10.9.8.7:6379`) must not reach the response body, so it
+ * becomes a StoreError (`FST_LOGIN_STORE`) with the original as its cause.
+ */
+async function stored<T> (call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (error) {
+    throw storeError(error)
+  }
+}
+
+/** The values of the response's Set-Cookie headers. */
+function setCookieValues (reply: FastifyReply): string[] {
+  const header = reply.getHeader('set-cookie')
+  const lines = header === undefined ? [] : Array.isArray(header) ? header.map(String) : [String(header)]
+  return lines.map((line) => {
+    const start = line.indexOf('=') + 1
+    const end = line.indexOf(';')
+    const raw = line.slice(start, end === -1 ? undefined : end)
+    try {
+      return decodeURIComponent(raw)
+    } catch {
+      return raw
+    }
+  })
 }
 
 interface StoredSession {
   [key: string]: unknown
   sessionId: string
+  encryptedSessionId: string
   regenerate (keys?: string[]): Promise<void>
   save (): Promise<void>
 }
@@ -100,21 +85,27 @@ export const storedSessions: SessionAccess = {
     return Object.keys(session).filter((key) => key !== 'cookie')
   },
   async regenerate (request, session, keep) {
-    await (session as StoredSession).regenerate([...keep])
+    await stored(() => (session as StoredSession).regenerate([...keep]))
     return request.session as unknown as AnySession
   },
   save (session) {
-    return (session as StoredSession).save()
+    return stored(() => (session as StoredSession).save())
   },
   forget (request, session) {
-    return new Promise((resolve, reject) => {
+    return stored(() => new Promise((resolve, reject) => {
       request.sessionStore.destroy((session as StoredSession).sessionId, (error?: unknown) => (error ? reject(error) : resolve()))
-    })
+    }))
+  },
+  // @fastify/session sends the cookie of `request.session` as it is in its onSend: the new id must be in it.
+  carried (request, reply, session) {
+    const id = (session as StoredSession).encryptedSessionId
+    return request.session === (session as unknown) && setCookieValues(reply).some((value) => value === id || value.endsWith(id))
   }
 }
 
 interface CookieSession {
   [key: string]: unknown
+  get (key: string): unknown
   set (key: string, value: unknown): void
   data (): Record<string, unknown>
   regenerate (keep?: string[]): void
@@ -143,5 +134,17 @@ export const cookieSessions: SessionAccess = {
   async save () {},
   // Nothing to destroy: the regenerated, empty session goes out as the new cookie.
   // (secure-session's delete() would also throw away whatever the route writes next.)
-  async forget () {}
+  async forget () {},
+  // @fastify/secure-session encrypts the session into its cookie in its onSend: that cookie must hold the key as it is now.
+  carried (request, reply, session, key) {
+    const decode = (request.server as unknown as { decodeSecureSession?: (cookie: string, log?: unknown) => CookieSession | null }).decodeSecureSession
+    const wanted = (session as CookieSession).get(key)
+    for (const value of setCookieValues(reply)) {
+      const sent = value === '' || decode === undefined ? null : decode(value, silent)
+      if (sent !== null && sent.get(key) === wanted) return true
+    }
+    return false
+  }
 }
+
+const silent = { debug () {}, trace () {}, info () {}, warn () {}, error () {}, fatal () {}, child () { return silent } }

@@ -1,0 +1,134 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { isPromise, toUser } from './callbacks'
+import { expireImpersonation, withImpersonator } from './impersonation'
+import { endLogin } from './login-end'
+import { MINUTE, SECOND } from './option-checks'
+import type { ResolvedOptions } from './options'
+import { fingerprintOf } from './protection'
+import type { Registration } from './registration'
+import type { Standing } from './registry/registry'
+import type { Lapsed } from './remember/remember-me'
+import { kEndReason, kSeenElsewhere, setUser } from './request-user'
+import type { AnySession } from './sessions'
+import { encodeState, type LoginState } from './state'
+import type { LoginEndReason } from './types'
+
+/**
+ * Does the login found in the session still stand? In order: its timeouts, its
+ * registry record, its user (still there, same `authVersion`), its client (session
+ * protection). A login that stands sets `request.user`; one that does not ends here
+ * (`login-end.ts`), and the request may still be logged in by its remember cookie
+ * or `loadUserFromRequest`.
+ *
+ * The answer: `undefined` when nothing more is to be done, else what to try next.
+ */
+export type Verdict = undefined | { lapsed: Lapsed | undefined, cookieTried?: boolean }
+
+/**
+ * Idleness is recorded at most once a minute (and in whole seconds), so the last
+ * recorded visit may lag the real one by that much: a login ends only when even
+ * the latest possible real visit is older than `idleTimeout`. Never early, at most
+ * a minute late.
+ */
+const IDLE_SLACK = MINUTE + SECOND
+
+type Lapse = 'idle' | 'absolute' | 'impersonation'
+
+function lapseOf (options: ResolvedOptions, state: LoginState, now: number): Lapse | undefined {
+  if (state.impersonationEnds !== undefined && now >= state.impersonationEnds) return 'impersonation'
+  if (options.absoluteTimeout !== undefined && now - state.startedAt > options.absoluteTimeout) return 'absolute'
+  if (options.idleTimeout !== undefined && now - (state.seenAt ?? state.startedAt) > options.idleTimeout + IDLE_SLACK) return 'idle'
+  return undefined
+}
+
+export function checkSession (
+  registration: Registration, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState
+): Verdict | Promise<Verdict> {
+  const { registry } = registration
+  const now = Date.now()
+  const lapse = lapseOf(registration.options, state, now)
+  if (lapse === 'impersonation') return expireImpersonation(registration, request, reply, session, state).then((staff) => staff === undefined ? undefined : checkSession(registration, request, reply, staff.session, staff.state))
+  if (lapse !== undefined) return timedOut(registration, request, reply, session, state, lapse)
+  let standing: Standing | Promise<Standing> = true
+  if (registry !== undefined) {
+    // A login from before the registry was on has no record to stand on.
+    standing = state.loginId === undefined ? 'revoked' : registry.check(state.userId, state.loginId, now)
+  }
+  if (isPromise(standing)) return standing.then((answer) => afterStanding(registration, request, reply, session, state, answer, now))
+  return afterStanding(registration, request, reply, session, state, standing, now)
+}
+
+function afterStanding (
+  registration: Registration, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState, standing: Standing, now: number
+): Verdict | Promise<Verdict> {
+  if (standing !== true) {
+    // Ended by the store (here or on another instance); an expiry ('idle') nobody reported yet is reported now.
+    return endLogin(registration, request, reply, session, state, standing, { shown: true, record: standing === 'idle' ? 'report' : 'ended' })
+      .then(() => ({ lapsed: undefined }))
+  }
+  const loaded = registration.options.loadUser(state.userId, request)
+  if (isPromise(loaded)) return loaded.then((user) => judge(registration, request, reply, session, state, user, now))
+  return judge(registration, request, reply, session, state, loaded, now)
+}
+
+/** The login's user was loaded: is it still theirs, from their client? */
+function judge (
+  registration: Registration, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState, loaded: unknown, now: number
+): Verdict | Promise<Verdict> {
+  const { options, remember } = registration
+  const user = toUser(loaded, 'loadUser')
+  if (user === null) {
+    // The user is gone: the login ends, and the loader is not asked again on the next request.
+    return endLogin(registration, request, reply, session, state, 'revoked', { shown: false, record: 'end' })
+      .then(() => ({ lapsed: { userId: state.userId, user } }))
+  }
+  if (options.authVersion !== undefined && state.version !== registration.versionOf(user)) {
+    return endLogin(registration, request, reply, session, state, 'authVersion', { shown: true, record: 'end' })
+      .then(() => ({ lapsed: { userId: state.userId, user } }))
+  }
+  const protection = options.protection
+  if (protection !== undefined && state.fingerprint !== fingerprintOf(protection, request)) {
+    registration.report.protected(request, state.userId, protection.mode)
+    if (protection.mode === 'strong') {
+      // Also when this request did not carry it: it may be scoped to another path.
+      remember.clear(reply)
+      return endLogin(registration, request, reply, session, state, 'protection', { shown: true, record: 'end' }).then(() => undefined)
+    }
+    // 'basic': this request is not fresh. Nothing is written: a request that only
+    // reads a login must not save the session (it could outlive a logout).
+    request[kSeenElsewhere] = true
+  }
+  if (state.impersonationEnds !== undefined) return withImpersonator(registration, request, reply, session, state, user)
+
+  setUser(request, user, 'session', state.loginId)
+  if (options.idleTimeout !== undefined && now - (state.seenAt ?? 0) >= MINUTE) {
+    // The one write a read-only request makes, at most once a minute: the visit, for `idleTimeout`.
+    registration.sessions.write(session, registration.keys.state, encodeState({ ...state, seenAt: now }))
+  }
+  if (options.remember?.refresh === true) {
+    const cookie = remember.read(request)
+    if (cookie !== undefined) return remember.refresh(request, reply, cookie, state, user)?.then(() => undefined)
+  }
+  return undefined
+}
+
+/**
+ * An idle or absolute timeout. A remembered login comes back from its cookie (not
+ * fresh, its own `absoluteTimeout` counted from the restore), keeping its registry
+ * id like any restore; without a cookie that restores it, the login ends for good.
+ */
+async function timedOut (
+  registration: Registration, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState, lapse: LoginEndReason
+): Promise<Verdict> {
+  const { remember, registry } = registration
+  const cookie = state.remember === undefined ? undefined : remember.read(request)
+  await endLogin(registration, request, reply, session, state, lapse, { shown: true, record: cookie === undefined ? 'end' : 'keep' })
+  if (cookie === undefined) return { lapsed: undefined }
+  if (await remember.restore(request, reply, cookie, undefined)) {
+    delete request[kEndReason]
+    return undefined
+  }
+  if (registry !== undefined && state.loginId !== undefined) await registry.end(request, state.userId, [state.loginId], lapse)
+  else registration.report.ended(request, { userId: state.userId, loginId: null, reason: lapse })
+  return { lapsed: undefined, cookieTried: true }
+}
