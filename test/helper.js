@@ -6,6 +6,9 @@
 // The suites in test/both run twice: on @fastify/session (a store, the default) and,
 // with SESSION_PLUGIN=secure, on @fastify/secure-session (an encrypted cookie).
 
+// First of all: refuse to test a build older than lib/.
+require('./support/build')
+
 const Fastify = require('fastify')
 const fastifyCookie = require('@fastify/cookie')
 const fastifySession = require('@fastify/session')
