@@ -3,8 +3,8 @@
 // Shared test helpers: an app built the way the README wires it, and a cookie
 // jar that carries Set-Cookie headers from one inject() to the next, as a browser would.
 //
-// The suites in test/both run twice: on @fastify/session (a store, the default) and,
-// with SESSION_PLUGIN=secure, on @fastify/secure-session (an encrypted cookie).
+// The suites in test/both run on @fastify/session (a store, the default) and on
+// @fastify/secure-session (an encrypted cookie): see support/session-plugins.js.
 
 // First of all: refuse to test a build older than lib/.
 require('./support/build')
@@ -21,7 +21,7 @@ const REMEMBER_SECRET = 'a-remember-secret-that-is-long-enough-0123456789'
 const SECURE_SESSION_KEY = 'pbNqnEAZnDNHp26kX5tVJh1tCrRnMgz4netP97DXkTo='
 
 /** Which session plugin this run uses: 'stored' (@fastify/session) or 'secure' (@fastify/secure-session). */
-const SESSION_KIND = process.env.SESSION_PLUGIN === 'secure' ? 'secure' : 'stored'
+const { SESSION_KIND } = require('./support/session-plugins')
 /** The session cookie's name under that plugin. */
 const SESSION_COOKIE = SESSION_KIND === 'secure' ? 'session' : 'sessionId'
 

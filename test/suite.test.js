@@ -1,7 +1,8 @@
 'use strict'
 
-// The suite's own guarantees: every file that loads the package refuses a stale
-// build, and the staleness check names what is stale.
+// The suite's own guarantees: every file of test/both covers both session plugins,
+// every file that loads the package refuses a stale build, and the staleness check
+// names what is stale.
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -13,6 +14,15 @@ const { staleBuild, assertFreshBuild } = require('./support/build')
 const TEST = __dirname
 const read = (file) => fs.readFileSync(path.join(TEST, file), 'utf8')
 const testFiles = (dir) => fs.readdirSync(path.join(TEST, dir)).filter((f) => f.endsWith('.test.js')).map((f) => path.join(dir, f))
+
+test('every file of test/both runs itself on both session plugins', () => {
+  const files = testFiles('both')
+  assert.ok(files.length > 0)
+  for (const file of files) {
+    assert.match(read(file), /^require\('\.\.\/support\/session-plugins'\)\.onBothPlugins\(__filename\)$/m,
+      `${file} must call require('../support/session-plugins').onBothPlugins(__filename) near its top`)
+  }
+})
 
 // package.test.js packs the package from a clean copy of the tree (prepack builds
 // it there): it never loads this checkout's dist/.

@@ -5,6 +5,7 @@
 // guard and option validation. On the run's session plugin; the confirmation whose
 // store write fails is in test/stored-sessions.test.js.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, setCookies, isCleared, holdsNoLogin, USERS, REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE } = require('../helper')

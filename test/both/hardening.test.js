@@ -8,6 +8,7 @@
 // `strong` protection hit. On the run's session plugin; the custom refusal handlers on
 // an async store are in test/stored-sessions.test.js.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, setCookies, isCleared, holdsNoLogin, USERS, REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE } = require('../helper')

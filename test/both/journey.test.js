@@ -5,6 +5,7 @@
 // with remember-me, a guarded page, a browser restart and a remember-me restore, and
 // a logout. The app's cart survives each step; a pre-login CSRF token does not.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, setCookies, isCleared, sessionData, USERS, REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE } = require('../helper')

@@ -4,6 +4,7 @@
 // a remember cookie was rejected, a session-protection hit. Never a cookie value, a
 // secret or a password.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, REMEMBER_SECRET, SESSION_SECRET, SECURE_SESSION_KEY, SESSION_COOKIE } = require('../helper')

@@ -6,6 +6,7 @@
 // on 'stored' the tests read the memory store's Map, on 'secure' the session the
 // encrypted cookie carries.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const http = require('node:http')

@@ -5,6 +5,7 @@
 // copied cookie. The same behaviour on Redis, across two instances, is in
 // test/registry-redis.test.js.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const fc = require('fast-check')

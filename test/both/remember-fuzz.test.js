@@ -5,6 +5,7 @@
 // is, unchanged, a cookie the server issued, and then it is exactly that cookie's
 // user. Never a 5xx; the loader only ever sees ids that were issued.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fc = require('fast-check')

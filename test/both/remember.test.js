@@ -6,6 +6,7 @@
 // real @fastify/cookie; the only thing recorded is what the loader is asked and what
 // fastify.loginManager reports.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, setCookies, isCleared, USERS, REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE } = require('../helper')

@@ -7,6 +7,7 @@
 // keep a promise of the store (a copy of an old cookie cannot be killed) they assert
 // what a user of it really gets: the documented limit.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { MemoryStore } = require('@fastify/session')
