@@ -9,6 +9,7 @@
 // First of all: refuse to test a build older than lib/.
 require('./support/build')
 
+const assert = require('node:assert/strict')
 const Fastify = require('fastify')
 const fastifyCookie = require('@fastify/cookie')
 const fastifySession = require('@fastify/session')
@@ -104,10 +105,9 @@ async function buildApp ({ login = {}, session = {}, store, kind, users = USERS,
   return app
 }
 
-/** The store key of a @fastify/session cookie value (`<id>.<signature>`, maybe URI-encoded). */
+/** The store key of a @fastify/session cookie value (`<id>.<signature>`, decoded as res.cookies gives it). */
 function sessionIdOf (cookieValue) {
-  const value = decodeURIComponent(cookieValue)
-  return value.slice(0, value.lastIndexOf('.'))
+  return cookieValue.slice(0, cookieValue.lastIndexOf('.'))
 }
 
 /**
@@ -119,7 +119,7 @@ function sessionIdOf (cookieValue) {
 function sessionData (app, cookieValue, map, kind = SESSION_KIND) {
   if (cookieValue === undefined) return undefined
   if (kind === 'secure') {
-    const session = app.decodeSecureSession(decodeURIComponent(cookieValue))
+    const session = app.decodeSecureSession(cookieValue)
     return session === null ? undefined : JSON.parse(JSON.stringify(session.data()))
   }
   const stored = map.get(sessionIdOf(cookieValue))
@@ -141,45 +141,44 @@ function holdsNoLogin (app, cookie, kind = SESSION_KIND) {
   return data !== undefined && !Object.hasOwn(data, '_login')
 }
 
-/** Parse Set-Cookie headers of a light-my-request / undici response into objects. */
+/**
+ * The cookies an `app.inject()` response sets, as light-my-request parses them
+ * (`res.cookies`: name, value decoded, path, domain, expires as a Date, maxAge,
+ * secure, httpOnly, sameSite), each with `raw`, its Set-Cookie line, for messages.
+ */
 function setCookies (res) {
-  let raw = res.headers['set-cookie']
-  if (!raw) return []
-  if (!Array.isArray(raw)) raw = [raw]
-  return raw.map(parseSetCookie)
+  if (!Array.isArray(res.cookies)) throw new TypeError('setCookies takes an app.inject() response')
+  const lines = [].concat(res.headers['set-cookie'] ?? [])
+  // light-my-request drops a line it cannot read; no response of these apps may send one.
+  assert.equal(res.cookies.length, lines.length, `every Set-Cookie line is a cookie: ${JSON.stringify(lines)}`)
+  return res.cookies.map((cookie, i) => ({ ...cookie, raw: lines[i] }))
 }
 
-function parseSetCookie (line) {
-  const [pair, ...attrs] = line.split(';')
-  const eq = pair.indexOf('=')
-  const cookie = { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(), raw: line }
-  for (const attr of attrs) {
-    const i = attr.indexOf('=')
-    const key = (i === -1 ? attr : attr.slice(0, i)).trim().toLowerCase()
-    cookie[key] = i === -1 ? true : attr.slice(i + 1).trim()
-  }
-  return cookie
-}
-
+/** Whether a browser drops this cookie at once: an empty value, Max-Age <= 0, or an Expires in the past. */
 function isCleared (cookie) {
-  return cookie.value === '' || cookie['max-age'] === '0' ||
-    (cookie.expires !== undefined && new Date(cookie.expires).getTime() <= Date.now())
+  if (cookie.value === '') return true
+  if (cookie.maxAge !== undefined) return cookie.maxAge <= 0
+  return cookie.expires !== undefined && cookie.expires.getTime() <= Date.now()
 }
 
 /**
  * A cookie jar around app.inject(). jar.request(opts) sends the jar's cookies and
  * stores what the response sets or clears. jar.cookies is a plain name -> value map
- * that tests may edit (drop the session cookie, tamper with the remember cookie).
+ * that tests may edit (drop the session cookie, tamper with the remember cookie). Its
+ * values are decoded, as the server reads them; inject's `cookies` option encodes them
+ * back as @fastify/cookie does. A test sending a jar value by hand passes it the same
+ * way: `app.inject({ url, cookies: { [name]: value } })`.
  */
 function createJar (app) {
   const jar = {
     cookies: {},
     async request (opts) {
       if (typeof opts === 'string') opts = { method: 'GET', url: opts }
-      const headers = { ...(opts.headers || {}) }
-      const cookieHeader = Object.entries(jar.cookies).map(([k, v]) => `${k}=${v}`).join('; ')
-      if (cookieHeader && headers.cookie === undefined) headers.cookie = cookieHeader
-      const res = await (opts.app || app).inject({ ...opts, headers })
+      // An explicit cookie header replaces the jar's cookies, as a hand-made request would.
+      const sendJar = opts.headers?.cookie === undefined
+      const cookies = sendJar ? { ...jar.cookies, ...opts.cookies } : opts.cookies
+      const send = cookies && Object.keys(cookies).length > 0 ? { cookies } : {}
+      const res = await (opts.app || app).inject({ ...opts, ...send })
       jar.store(res)
       return res
     },
@@ -206,7 +205,6 @@ module.exports = {
   holdsNoLogin,
   createJar,
   setCookies,
-  parseSetCookie,
   isCleared,
   USERS,
   SESSION_SECRET,

@@ -8,7 +8,7 @@ const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const WebSocket = require('ws')
 const fastifyWebsocket = require('@fastify/websocket')
-const { buildApp, createJar, setCookies, REMEMBER_SECRET } = require('./helper')
+const { buildApp, createJar, REMEMBER_SECRET } = require('./helper')
 
 const SESSION_COOKIE = 'sessionId'
 const REMEMBER_COOKIE = 'remember_token'
@@ -124,8 +124,9 @@ describe('a WebSocket route behind loginRequired', () => {
       body: JSON.stringify(body)
     })
     assert.equal(res.status, 200)
-    const cookies = setCookies({ headers: { 'set-cookie': res.headers.getSetCookie() } })
-    return Object.fromEntries(cookies.map((c) => [c.name, c.value]))
+    // What an HTTP client sends back: each Set-Cookie's name=value pair, as it came.
+    const pairs = res.headers.getSetCookie().map((line) => line.split(';')[0])
+    return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
   }
 
   test('an anonymous upgrade is refused with 401 and never opens', async () => {

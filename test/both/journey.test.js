@@ -70,7 +70,7 @@ test(`login, guarded page, remember-me restore and logout keep only keepSessionK
 
   // A copy of the pre-logout session cookie: dead in the store; on a stateless session
   // still logged in, the documented limit (a logout cannot kill a copy of a cookie).
-  const replay = await app.inject({ url: '/me', headers: { cookie: `${SESSION_COOKIE}=${loggedIn}` } })
+  const replay = await app.inject({ url: '/me', cookies: { [SESSION_COOKIE]: loggedIn } })
   assert.equal(replay.json().user?.id ?? null, SESSION_KIND === 'stored' ? null : 1)
 
   assert.deepEqual(events, [['login', 1], ['loadedFromRemember', 1], ['logout', 1]])

@@ -139,7 +139,7 @@ describe("sessionProtection 'basic' (the default)", () => {
       assert.equal((await jar.get({ url: '/fresh', headers: ua(UA_B) })).statusCode, 200)
       assert.deepEqual(events, ['basic', 'basic'], 'the new browser is now the expected one')
 
-      res = await app.inject({ method: 'GET', url: '/me', headers: { ...ua(UA_B), cookie: `${SESSION_COOKIE}=${before}` } })
+      res = await app.inject({ method: 'GET', url: '/me', headers: { ...ua(UA_B) }, cookies: { [SESSION_COOKIE]: before } })
       let seen
       if (STORED) {
         // The old session cookie is dead.
@@ -219,7 +219,7 @@ describe("sessionProtection 'strong'", () => {
       assert.deepEqual(events, ['strong'])
 
       // A copy of the pre-hit session cookie, from the browser that logged in:
-      res = await app.inject({ url: '/me', headers: { ...ua(UA_A), cookie: `${SESSION_COOKIE}=${loggedIn}` } })
+      res = await app.inject({ url: '/me', headers: { ...ua(UA_A) }, cookies: { [SESSION_COOKIE]: loggedIn } })
       if (STORED) {
         // the stored session lost its login: every copy of its cookie is logged out.
         assert.equal(res.json().user, null)
@@ -228,7 +228,7 @@ describe("sessionProtection 'strong'", () => {
         // was caught; the logged-in browser's own copy is untouched (the documented limit),
         // and from any other browser that copy is refused again, each time.
         assert.equal(res.json().user?.username, 'user1')
-        res = await app.inject({ url: '/me', headers: { ...ua(UA_B), cookie: `${SESSION_COOKIE}=${loggedIn}` } })
+        res = await app.inject({ url: '/me', headers: { ...ua(UA_B) }, cookies: { [SESSION_COOKIE]: loggedIn } })
         assert.equal(res.json().user, null)
         assert.deepEqual(events, ['strong', 'strong'])
       }

@@ -50,7 +50,7 @@ function sessionCookieOf (res) {
 
 /** GET /me with exactly the given session cookie value, outside the jar. */
 async function meWithCookie (app, cookieValue) {
-  const res = await app.inject({ method: 'GET', url: '/me', headers: { cookie: `${SESSION_COOKIE}=${cookieValue}` } })
+  const res = await app.inject({ method: 'GET', url: '/me', cookies: { [SESSION_COOKIE]: cookieValue } })
   assert.equal(res.statusCode, 200, res.body)
   return res.json()
 }
@@ -104,7 +104,7 @@ describe('session id changes at every login', () => {
       await login(jar, { id: 1 })
       assert.notEqual(jar.cookies[SESSION_COOKIE], before)
       assert.equal(jarSession(app, map, jar).cart, undefined, 'the new session starts without the pre-login data')
-      assert.equal((await app.inject({ url: '/session/cart', headers: { cookie: `${SESSION_COOKIE}=${before}` } })).json().value, 'apples')
+      assert.equal((await app.inject({ url: '/session/cart', cookies: { [SESSION_COOKIE]: before } })).json().value, 'apples')
     }
 
     assert.deepEqual((await me(jar)).user, USERS.get('1'))
