@@ -23,6 +23,12 @@ const SECURE_SESSION_KEY = 'pbNqnEAZnDNHp26kX5tVJh1tCrRnMgz4netP97DXkTo='
 
 /** Which session plugin this run uses: 'stored' (@fastify/session) or 'secure' (@fastify/secure-session). */
 const { SESSION_KIND } = require('./support/session-plugins')
+/**
+ * The session key under which the default login (`key: 'login'`) keeps its state.
+ * Tests that check a login is gone use it, and journey.test.js checks a logged-in
+ * session holds it, so a change of the key fails there instead of making them pass.
+ */
+const LOGIN_KEY = '_login'
 /** The session cookie's name under that plugin. */
 const SESSION_COOKIE = SESSION_KIND === 'secure' ? 'session' : 'sessionId'
 
@@ -138,7 +144,7 @@ function holdsNoLogin (app, cookie, kind = SESSION_KIND) {
   if (cookie === undefined || isCleared(cookie)) return true
   if (kind !== 'secure') return false
   const data = sessionData(app, cookie.value, undefined, kind)
-  return data !== undefined && !Object.hasOwn(data, '_login')
+  return data !== undefined && !Object.hasOwn(data, LOGIN_KEY)
 }
 
 /**
@@ -199,6 +205,7 @@ module.exports = {
   registerSession,
   SESSION_KIND,
   SESSION_COOKIE,
+  LOGIN_KEY,
   SECURE_SESSION_KEY,
   sessionIdOf,
   sessionData,

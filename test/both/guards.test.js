@@ -1,6 +1,6 @@
 'use strict'
 
-// API.md "Responses of the guards": loginRequired, freshLoginRequired, loginGuard,
+// README "Guard responses" and "Instance": loginRequired, freshLoginRequired, loginGuard,
 // their handlers and events, exempt methods, excluded paths.
 
 require('../support/session-plugins').onBothPlugins(__filename)

@@ -13,7 +13,7 @@ const http = require('node:http')
 const { MemoryStore } = require('@fastify/session')
 const {
   buildApp, createJar, setCookies, isCleared, sessionIdOf, sessionData,
-  REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE
+  REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE, LOGIN_KEY
 } = require('../helper')
 
 const UA_A = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0'
@@ -39,7 +39,7 @@ function storedSession (app, sessions, jar) {
   return sessionData(app, jar.cookies[SESSION_COOKIE], sessions)
 }
 
-const loginKeys = (session) => Object.keys(session).filter((key) => key.startsWith('_login'))
+const loginKeys = (session) => Object.keys(session).filter((key) => key.startsWith(LOGIN_KEY))
 
 const withConfirm = (app) => {
   app.post('/confirm', async (request, reply) => {

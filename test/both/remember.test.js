@@ -1,7 +1,8 @@
 'use strict'
 
 // Remember-me: the cookie's attributes, the restore after a browser restart, and
-// every line of SECURITY.md "Remember-me cookie". On the run's session plugin
+// every line of the README's "The remember-me cookie" (under Security) and of its
+// `remember` options. On the run's session plugin
 // (@fastify/session's memory store, or @fastify/secure-session's encrypted cookie),
 // real @fastify/cookie; the only thing recorded is what the loader is asked and what
 // fastify.loginManager reports.
