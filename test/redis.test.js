@@ -310,7 +310,9 @@ describe('fastify-login with a Redis session store', { skip: skipWithoutRedis() 
       }
     })
 
-    test('a slow loader for one user does not block the requests of another', async () => {
+    // A loader that blocked other users would leave user2's request pending: the
+    // timeout fails that run, where a timer releasing the gate would race the machine's load.
+    test('a slow loader for one user does not block the requests of another', { timeout: 60000 }, async () => {
       let armed = false
       let release
       const gate = new Promise((resolve) => { release = resolve })
@@ -321,8 +323,7 @@ describe('fastify-login with a Redis session store', { skip: skipWithoutRedis() 
           loadUser: async (id) => {
             if (armed && id === '1') {
               slowStarted()
-              // Held until user2's request is done; the timeout only ends a blocked test.
-              await Promise.race([gate, sleep(5000)])
+              await gate // held until user2's request is done
             }
             return USERS.get(id) ?? null
           }

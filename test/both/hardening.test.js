@@ -81,12 +81,13 @@ describe('remember.refresh never mints a remember cookie', () => {
   })
 
   test('an expired cookie of the same user is rejected, not extended', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
     const app = await buildApp({ login })
     t.after(() => app.close())
     const jar = createJar(app)
     await jar.post('/login', { id: 1, remember: true, maxAge: 1000 })
     const expired = jar.cookies[REMEMBER]
-    await new Promise((resolve) => setTimeout(resolve, 2100))
+    t.mock.timers.tick(2100) // whole-second expiry: past it whatever the rounding
     jar.cookies[REMEMBER] = expired
     const res = await jar.get('/me')
     assert.equal(res.json().user?.id, 1)
@@ -152,10 +153,12 @@ describe('a request that only reads a login writes nothing', () => {
     const store = new JsonStore()
     let release
     const held = new Promise((resolve) => { release = resolve })
+    let running
+    const inHandler = new Promise((resolve) => { running = resolve })
     const app = await buildApp({
       store,
       session: { rolling: false },
-      routes: (app) => app.get('/slow', async (request) => { await held; return { user: request.user } })
+      routes: (app) => app.get('/slow', async (request) => { running(); await held; return { user: request.user } })
     })
     t.after(() => app.close())
     const victim = createJar(app)
@@ -164,7 +167,7 @@ describe('a request that only reads a login writes nothing', () => {
 
     // The thief's slow request, under another User-Agent: a 'basic' hit.
     const slow = app.inject({ url: '/slow', headers: { ...ua(UA_B) }, cookies: { [SESSION_COOKIE]: stolen } })
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await inHandler // it has loaded its login and waits
     const out = await victim.post('/logout', {}, { headers: ua(UA_A) })
     assert.ok(holdsNoLogin(app, setCookies(out).find((c) => c.name === SESSION_COOKIE)), 'the victim\'s session cookie holds no login')
     release()

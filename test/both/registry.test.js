@@ -225,13 +225,14 @@ describe('remember-me as a rotating token', () => {
   })
 
   test('a copied cookie used after the real one rotated (outside the grace window) revokes the login and emits rememberTheft', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
     const { app, events } = await setup()
     t.after(() => app.close())
     const victim = await loggedIn(app, 1, { remember: true })
     const copied = victim.cookies[REMEMBER]
     delete victim.cookies[SESSION_COOKIE]
     assert.equal((await me(victim)).user?.id, 1, 'the victim restores: the cookie rotates')
-    await new Promise((resolve) => setTimeout(resolve, 400)) // past graceMs (300)
+    t.mock.timers.tick(400) // past graceMs (300)
 
     const res = await app.inject({ url: '/me', cookies: { [REMEMBER]: copied } })
     assert.equal(res.json().user, null, 'the thief is not logged in')
@@ -243,6 +244,7 @@ describe('remember-me as a rotating token', () => {
   })
 
   test('the thief using the copy first: the real browser\'s cookie is then the stale one, and the login ends', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
     const { app, events } = await setup()
     t.after(() => app.close())
     const victim = await loggedIn(app, 1, { remember: true })
@@ -250,7 +252,7 @@ describe('remember-me as a rotating token', () => {
     const thief = createJar(app)
     thief.cookies[REMEMBER] = copied
     assert.equal((await me(thief)).user?.id, 1, 'a copy used first works once (the server cannot tell yet)')
-    await new Promise((resolve) => setTimeout(resolve, 400))
+    t.mock.timers.tick(400) // past graceMs
     delete victim.cookies[SESSION_COOKIE]
     assert.equal((await me(victim)).user, null)
     assert.deepEqual(events.theft, ['1'])
@@ -258,6 +260,7 @@ describe('remember-me as a rotating token', () => {
   })
 
   test('parallel requests of one browser within the grace window all restore, with no theft', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
     const { app, events } = await setup()
     t.after(() => app.close())
     const jar = await loggedIn(app, 1, { remember: true })
@@ -370,9 +373,12 @@ describe('rolling sessions and stateless cookies cannot bring a login back', () 
   test('a slow request in flight across a logout, under rolling: true, writes the session back; the login stays dead', async (t) => {
     let release
     const held = new Promise((resolve) => { release = resolve })
+    let running
+    const inHandler = new Promise((resolve) => { running = resolve })
     const { app } = await setup({
       session: { rolling: true },
       routes: (app) => app.get('/slow', async (request) => {
+        running()
         await held
         request.session.set('touched', Date.now())
         return { user: request.user?.id ?? null }
@@ -382,7 +388,7 @@ describe('rolling sessions and stateless cookies cannot bring a login back', () 
     const jar = await loggedIn(app, 1)
     const cookie = jar.cookies[SESSION_COOKIE]
     const slow = app.inject({ url: '/slow', cookies: { [SESSION_COOKIE]: cookie } })
-    await new Promise((resolve) => setTimeout(resolve, 30))
+    await inHandler // it has loaded its login and waits
     await jar.post('/logout')
     release()
     const slowRes = await slow
@@ -460,6 +466,7 @@ describe('several logins sharing one registry store', () => {
 
 describe('rotation that heals, and never calls a lost response a theft', () => {
   test('the response that rotated is lost: the next request within the grace window gets the current cookie, and later restores work', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
     const { app, events } = await setup()
     t.after(() => app.close())
     const jar = await loggedIn(app, 1, { remember: true })
@@ -469,13 +476,14 @@ describe('rotation that heals, and never calls a lost response a theft', () => {
     assert.equal(second.json().user?.id, 1)
     const healed = setCookies(second).find((c) => c.name === REMEMBER)
     assert.ok(healed && !isCleared(healed), 'the current cookie is handed out again')
-    await new Promise((resolve) => setTimeout(resolve, 400)) // past graceMs
+    t.mock.timers.tick(400) // past graceMs
     const later = await app.inject({ url: '/me', cookies: { [REMEMBER]: healed.value } })
     assert.equal(later.json().user?.id, 1)
     assert.deepEqual(events.theft, [])
   })
 
   test('with refresh, a browser still holding the previous validator within the grace window gets the current cookie, not a cleared one', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
     const { app, events } = await setup({ login: { remember: { secret: REMEMBER_SECRET, refresh: true } } })
     t.after(() => app.close())
     const jar = await loggedIn(app, 1, { remember: true })

@@ -19,7 +19,11 @@ const {
 
 const STORED = SESSION_KIND === 'stored'
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+/** Yields `turns` turns of the event loop: an interleaving that no clock or load can change. */
+const yieldTurns = (turns) => new Promise((resolve) => {
+  const next = () => turns-- > 0 ? setImmediate(next) : resolve()
+  next()
+})
 
 /**
  * An app and a cookie jar for it. On 'stored', on a memory store whose Map the test
@@ -501,13 +505,13 @@ describe('user loader', () => {
       users,
       login: {
         loadUser: async (id) => {
-          await sleep(Math.floor(Math.random() * 8))
+          await yieldTurns(Math.floor(Math.random() * 8))
           return users.get(id) ?? null
         }
       },
       routes (app) {
         app.get('/whoami', { preHandler: app.loginRequired }, async (request) => {
-          await sleep(Math.floor(Math.random() * 4))
+          await yieldTurns(Math.floor(Math.random() * 4))
           return { id: request.user.id, by: request.authenticatedBy }
         })
       }
