@@ -171,9 +171,10 @@ async function waitForListen (child, port, output) {
  * with the environment it reads. Resolves { listening, base, exit, output } once it
  * listens or has exited; the process is stopped when the test ends.
  */
+let programs = 0
 async function runProgram (t, block, code, { flags = [] } = {}) {
   const extension = /\brequire\(/.test(code) && !/^import /m.test(code) ? 'cjs' : 'mjs'
-  const file = path.join(__dirname, `.readme-${process.pid}-${block.line}-${t.name.length}.${extension}`)
+  const file = path.join(__dirname, `.readme-${process.pid}-${block.line}-${++programs}.${extension}`)
   fs.writeFileSync(file, code)
   t.after(() => fs.rmSync(file, { force: true }))
 
@@ -301,9 +302,13 @@ after(async () => {
 
 test('the README has code blocks, and every readme-test comment stands right above one', () => {
   assert.ok(USAGE, 'README has a js block under ## Usage')
-  const comments = [...README.matchAll(/<!-- readme-test:/g)].length
-  assert.equal(BLOCKS.filter((block) => block.directive).length, comments,
-    'a <!-- readme-test: ... --> comment must be the last line before its block')
+  const lines = README.split('\n')
+  lines.forEach((line, i) => {
+    if (!line.startsWith('<!-- readme-test:')) return
+    let next = i + 1
+    while (next < lines.length && lines[next].trim() === '') next++
+    assert.match(lines[next] ?? '', /^```/, `README.md:${i + 1}: a readme-test comment must stand right above the block it is about`)
+  })
 })
 
 for (const block of BLOCKS) {
