@@ -70,27 +70,21 @@ export async function loginAs (app: FastifyInstance, user: UserObject, options: 
       `pass the url of a route under the login with key '${ticket.key}', registered on this app`)
   }
 
+  // light-my-request parses the Set-Cookie headers (`res.cookies`, values decoded as
+  // @fastify/cookie reads them); a cookie the response expires is one the client drops.
   const cookies: Record<string, string> = {}
-  const setCookie = res.headers['set-cookie']
-  const lines = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [String(setCookie)]
-  for (const line of lines) {
-    const pair = line.slice(0, line.indexOf(';') === -1 ? undefined : line.indexOf(';'))
-    const eq = pair.indexOf('=')
-    const name = pair.slice(0, eq).trim()
-    const value = pair.slice(eq + 1).trim()
-    const expired = /;\s*max-age=0\s*(;|$)/i.test(line) || value === ''
-    if (expired) delete cookies[name]
-    else cookies[name] = value
+  for (const cookie of res.cookies) {
+    if (isExpired(cookie)) delete cookies[cookie.name]
+    else cookies[cookie.name] = cookie.value
   }
-  const header = Object.entries(cookies).map(([name, value]) => `${name}=${value}`).join('; ')
-  for (const name of Object.keys(cookies)) cookies[name] = safeDecode(cookies[name]!)
+  // The header is encoded by the app's own @fastify/cookie, as it encoded the Set-Cookie.
+  const header = Object.entries(cookies).map(([name, value]) => app.serializeCookie(name, value, {})).join('; ')
   return { cookies, headers: { cookie: header } }
 }
 
-function safeDecode (value: string): string {
-  try {
-    return decodeURIComponent(value)
-  } catch {
-    return value
-  }
+/** Whether a browser would drop this cookie at once: an empty value, Max-Age <= 0, or an Expires in the past. */
+function isExpired (cookie: { value: string, maxAge?: number, expires?: Date }): boolean {
+  if (cookie.value === '') return true
+  if (cookie.maxAge !== undefined) return cookie.maxAge <= 0
+  return cookie.expires !== undefined && cookie.expires.getTime() <= Date.now()
 }

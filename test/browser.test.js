@@ -7,6 +7,7 @@
 // log in", a wrong password, a login form from a second tab or a lost session,
 // the login page while logged in, an unknown page, a page for admins only.
 
+require('./support/build') // the tests run dist/: refuse a build older than lib/
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')

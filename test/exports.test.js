@@ -1,6 +1,7 @@
 'use strict'
 
-// The built package, loaded the ways API.md promises, and its start-up checks.
+// The built package, loaded the ways the README promises ("CommonJS", "TypeScript",
+// "Errors"), and its start-up checks.
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')

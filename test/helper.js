@@ -3,9 +3,13 @@
 // Shared test helpers: an app built the way the README wires it, and a cookie
 // jar that carries Set-Cookie headers from one inject() to the next, as a browser would.
 //
-// The suites in test/both run twice: on @fastify/session (a store, the default) and,
-// with SESSION_PLUGIN=secure, on @fastify/secure-session (an encrypted cookie).
+// The suites in test/both run on @fastify/session (a store, the default) and on
+// @fastify/secure-session (an encrypted cookie): see support/session-plugins.js.
 
+// First of all: refuse to test a build older than lib/.
+require('./support/build')
+
+const assert = require('node:assert/strict')
 const Fastify = require('fastify')
 const fastifyCookie = require('@fastify/cookie')
 const fastifySession = require('@fastify/session')
@@ -18,7 +22,13 @@ const REMEMBER_SECRET = 'a-remember-secret-that-is-long-enough-0123456789'
 const SECURE_SESSION_KEY = 'pbNqnEAZnDNHp26kX5tVJh1tCrRnMgz4netP97DXkTo='
 
 /** Which session plugin this run uses: 'stored' (@fastify/session) or 'secure' (@fastify/secure-session). */
-const SESSION_KIND = process.env.SESSION_PLUGIN === 'secure' ? 'secure' : 'stored'
+const { SESSION_KIND } = require('./support/session-plugins')
+/**
+ * The session key under which the default login (`key: 'login'`) keeps its state.
+ * Tests that check a login is gone use it, and journey.test.js checks a logged-in
+ * session holds it, so a change of the key fails there instead of making them pass.
+ */
+const LOGIN_KEY = '_login'
 /** The session cookie's name under that plugin. */
 const SESSION_COOKIE = SESSION_KIND === 'secure' ? 'session' : 'sessionId'
 
@@ -101,10 +111,9 @@ async function buildApp ({ login = {}, session = {}, store, kind, users = USERS,
   return app
 }
 
-/** The store key of a @fastify/session cookie value (`<id>.<signature>`, maybe URI-encoded). */
+/** The store key of a @fastify/session cookie value (`<id>.<signature>`, decoded as res.cookies gives it). */
 function sessionIdOf (cookieValue) {
-  const value = decodeURIComponent(cookieValue)
-  return value.slice(0, value.lastIndexOf('.'))
+  return cookieValue.slice(0, cookieValue.lastIndexOf('.'))
 }
 
 /**
@@ -116,7 +125,7 @@ function sessionIdOf (cookieValue) {
 function sessionData (app, cookieValue, map, kind = SESSION_KIND) {
   if (cookieValue === undefined) return undefined
   if (kind === 'secure') {
-    const session = app.decodeSecureSession(decodeURIComponent(cookieValue))
+    const session = app.decodeSecureSession(cookieValue)
     return session === null ? undefined : JSON.parse(JSON.stringify(session.data()))
   }
   const stored = map.get(sessionIdOf(cookieValue))
@@ -135,48 +144,47 @@ function holdsNoLogin (app, cookie, kind = SESSION_KIND) {
   if (cookie === undefined || isCleared(cookie)) return true
   if (kind !== 'secure') return false
   const data = sessionData(app, cookie.value, undefined, kind)
-  return data !== undefined && !Object.hasOwn(data, '_login')
+  return data !== undefined && !Object.hasOwn(data, LOGIN_KEY)
 }
 
-/** Parse Set-Cookie headers of a light-my-request / undici response into objects. */
+/**
+ * The cookies an `app.inject()` response sets, as light-my-request parses them
+ * (`res.cookies`: name, value decoded, path, domain, expires as a Date, maxAge,
+ * secure, httpOnly, sameSite), each with `raw`, its Set-Cookie line, for messages.
+ */
 function setCookies (res) {
-  let raw = res.headers['set-cookie']
-  if (!raw) return []
-  if (!Array.isArray(raw)) raw = [raw]
-  return raw.map(parseSetCookie)
+  if (!Array.isArray(res.cookies)) throw new TypeError('setCookies takes an app.inject() response')
+  const lines = [].concat(res.headers['set-cookie'] ?? [])
+  // light-my-request drops a line it cannot read; no response of these apps may send one.
+  assert.equal(res.cookies.length, lines.length, `every Set-Cookie line is a cookie: ${JSON.stringify(lines)}`)
+  return res.cookies.map((cookie, i) => ({ ...cookie, raw: lines[i] }))
 }
 
-function parseSetCookie (line) {
-  const [pair, ...attrs] = line.split(';')
-  const eq = pair.indexOf('=')
-  const cookie = { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(), raw: line }
-  for (const attr of attrs) {
-    const i = attr.indexOf('=')
-    const key = (i === -1 ? attr : attr.slice(0, i)).trim().toLowerCase()
-    cookie[key] = i === -1 ? true : attr.slice(i + 1).trim()
-  }
-  return cookie
-}
-
+/** Whether a browser drops this cookie at once: an empty value, Max-Age <= 0, or an Expires in the past. */
 function isCleared (cookie) {
-  return cookie.value === '' || cookie['max-age'] === '0' ||
-    (cookie.expires !== undefined && new Date(cookie.expires).getTime() <= Date.now())
+  if (cookie.value === '') return true
+  if (cookie.maxAge !== undefined) return cookie.maxAge <= 0
+  return cookie.expires !== undefined && cookie.expires.getTime() <= Date.now()
 }
 
 /**
  * A cookie jar around app.inject(). jar.request(opts) sends the jar's cookies and
  * stores what the response sets or clears. jar.cookies is a plain name -> value map
- * that tests may edit (drop the session cookie, tamper with the remember cookie).
+ * that tests may edit (drop the session cookie, tamper with the remember cookie). Its
+ * values are decoded, as the server reads them; inject's `cookies` option encodes them
+ * back as @fastify/cookie does. A test sending a jar value by hand passes it the same
+ * way: `app.inject({ url, cookies: { [name]: value } })`.
  */
 function createJar (app) {
   const jar = {
     cookies: {},
     async request (opts) {
       if (typeof opts === 'string') opts = { method: 'GET', url: opts }
-      const headers = { ...(opts.headers || {}) }
-      const cookieHeader = Object.entries(jar.cookies).map(([k, v]) => `${k}=${v}`).join('; ')
-      if (cookieHeader && headers.cookie === undefined) headers.cookie = cookieHeader
-      const res = await (opts.app || app).inject({ ...opts, headers })
+      // An explicit cookie header replaces the jar's cookies, as a hand-made request would.
+      const sendJar = opts.headers?.cookie === undefined
+      const cookies = sendJar ? { ...jar.cookies, ...opts.cookies } : opts.cookies
+      const send = cookies && Object.keys(cookies).length > 0 ? { cookies } : {}
+      const res = await (opts.app || app).inject({ ...opts, ...send })
       jar.store(res)
       return res
     },
@@ -197,13 +205,13 @@ module.exports = {
   registerSession,
   SESSION_KIND,
   SESSION_COOKIE,
+  LOGIN_KEY,
   SECURE_SESSION_KEY,
   sessionIdOf,
   sessionData,
   holdsNoLogin,
   createJar,
   setCookies,
-  parseSetCookie,
   isCleared,
   USERS,
   SESSION_SECRET,

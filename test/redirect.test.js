@@ -1,6 +1,7 @@
 'use strict'
 
-// SECURITY.md "Redirects": isSafeRedirect and reply.redirectAfterLogin.
+// README "`isSafeRedirect(url)`", "Reply" (redirectAfterLogin) and "Security" (open
+// redirects): isSafeRedirect and reply.redirectAfterLogin.
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')

@@ -35,6 +35,7 @@ test('a confirmLogin whose save fails leaves the login stale', async (t) => {
 })
 
 test('login registry: a session store down during a remember-me restore is a 500 that still hands over the rotated cookie; no theft afterwards', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
   const store = new JsonStore()
   const thefts = []
   const app = await buildApp({
@@ -52,7 +53,7 @@ test('login registry: a session store down during a remember-me restore is a 500
   const failed = await jar.get('/me')
   assert.equal(failed.statusCode, 500)
   store.down.destroy = false
-  await new Promise((resolve) => setTimeout(resolve, 200)) // past the grace window
+  t.mock.timers.tick(200) // past the grace window
 
   const res = await jar.get('/me')
   assert.equal(res.json().user?.id, 1, 'the login made before the outage works again')

@@ -7,6 +7,7 @@
 // suite run concurrently. Expiry is tested with short lifetimes and a wait
 // well past them; nothing asserts how fast anything is.
 
+require('./support/build') // the tests run dist/: refuse a build older than lib/
 const { describe, test, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { createHash, randomBytes } = require('node:crypto')

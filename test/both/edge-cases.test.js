@@ -5,6 +5,7 @@
 // guard and option validation. On the run's session plugin; the confirmation whose
 // store write fails is in test/stored-sessions.test.js.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, setCookies, isCleared, holdsNoLogin, USERS, REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE } = require('../helper')
@@ -82,7 +83,7 @@ test('a remember cookie scoped to another path is cleared by a login without rem
   assert.equal(clearedAtLogin.path, '/app')
 
   const session = setCookies(second).find((c) => c.name === SESSION_COOKIE).value
-  const out = await app.inject({ method: 'POST', url: '/logout', headers: { cookie: `${SESSION_COOKIE}=${session}` } })
+  const out = await app.inject({ method: 'POST', url: '/logout', cookies: { [SESSION_COOKIE]: session } })
   const clearedAtLogout = rememberOf(out)
   assert.ok(clearedAtLogout && isCleared(clearedAtLogout))
   assert.equal(clearedAtLogout.path, '/app')
@@ -148,14 +149,14 @@ test('with rolling: false, a request still running during logout does not bring 
   t.after(() => app.close())
   const jar = createJar(app)
   await jar.post('/login', { id: 1 })
-  const cookie = `${SESSION_COOKIE}=${jar.cookies[SESSION_COOKIE]}`
+  const cookies = { [SESSION_COOKIE]: jar.cookies[SESSION_COOKIE] }
 
   let release
   hold = new Promise((resolve) => { release = resolve })
-  const inFlight = app.inject({ url: '/me', headers: { cookie } }) // a polling request of the same tab
+  const inFlight = app.inject({ url: '/me', cookies }) // a polling request of the same tab
   await new Promise((resolve) => setImmediate(resolve))
   hold = null
-  const out = await app.inject({ method: 'POST', url: '/logout', headers: { cookie } })
+  const out = await app.inject({ method: 'POST', url: '/logout', cookies })
   assert.equal(out.statusCode, 200)
   release()
   const late = await inFlight
@@ -164,13 +165,13 @@ test('with rolling: false, a request still running during logout does not bring 
   // the logout's (the only write-back a stateless session could suffer).
   assert.equal(setCookies(late).find((c) => c.name === SESSION_COOKIE), undefined)
   if (SESSION_KIND === 'stored') {
-    assert.equal((await app.inject({ url: '/me', headers: { cookie } })).json().user, null)
+    assert.equal((await app.inject({ url: '/me', cookies })).json().user, null)
   } else {
     // The documented limit of a stateless session: a logout cannot kill a copy of the
     // pre-logout cookie, replayed it is still logged in. The browser's own holds no login.
     const replaced = setCookies(out).find((c) => c.name === SESSION_COOKIE)
     assert.ok(replaced && holdsNoLogin(app, replaced), `the logout empties the session cookie: ${out.headers['set-cookie']}`)
-    assert.equal((await app.inject({ url: '/me', headers: { cookie } })).json().user.id, 1)
+    assert.equal((await app.inject({ url: '/me', cookies })).json().user.id, 1)
   }
 })
 

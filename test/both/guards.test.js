@@ -1,8 +1,9 @@
 'use strict'
 
-// API.md "Responses of the guards": loginRequired, freshLoginRequired, loginGuard,
+// README "Guard responses" and "Instance": loginRequired, freshLoginRequired, loginGuard,
 // their handlers and events, exempt methods, excluded paths.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, USERS, REMEMBER_SECRET, SESSION_COOKIE } = require('../helper')

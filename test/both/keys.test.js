@@ -4,6 +4,7 @@
 // each with its own loader, login page and remember cookie, in sibling scopes. A
 // browser can be logged in to both; logging out of one leaves the other.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const Fastify = require('fastify')

@@ -4,6 +4,7 @@
 // remembered?", a fingerprint for mobile clients, flashed messages, `next` kept in
 // the session, and a typed way to get the user on guarded routes.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const fastifyFlash = require('@fastify/flash')

@@ -6,13 +6,14 @@
 // on 'stored' the tests read the memory store's Map, on 'secure' the session the
 // encrypted cookie carries.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const http = require('node:http')
 const { MemoryStore } = require('@fastify/session')
 const {
   buildApp, createJar, setCookies, isCleared, sessionIdOf, sessionData,
-  REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE
+  REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE, LOGIN_KEY
 } = require('../helper')
 
 const UA_A = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0'
@@ -38,7 +39,7 @@ function storedSession (app, sessions, jar) {
   return sessionData(app, jar.cookies[SESSION_COOKIE], sessions)
 }
 
-const loginKeys = (session) => Object.keys(session).filter((key) => key.startsWith('_login'))
+const loginKeys = (session) => Object.keys(session).filter((key) => key.startsWith(LOGIN_KEY))
 
 const withConfirm = (app) => {
   app.post('/confirm', async (request, reply) => {
@@ -138,7 +139,7 @@ describe("sessionProtection 'basic' (the default)", () => {
       assert.equal((await jar.get({ url: '/fresh', headers: ua(UA_B) })).statusCode, 200)
       assert.deepEqual(events, ['basic', 'basic'], 'the new browser is now the expected one')
 
-      res = await app.inject({ method: 'GET', url: '/me', headers: { ...ua(UA_B), cookie: `${SESSION_COOKIE}=${before}` } })
+      res = await app.inject({ method: 'GET', url: '/me', headers: { ...ua(UA_B) }, cookies: { [SESSION_COOKIE]: before } })
       let seen
       if (STORED) {
         // The old session cookie is dead.
@@ -218,7 +219,7 @@ describe("sessionProtection 'strong'", () => {
       assert.deepEqual(events, ['strong'])
 
       // A copy of the pre-hit session cookie, from the browser that logged in:
-      res = await app.inject({ url: '/me', headers: { ...ua(UA_A), cookie: `${SESSION_COOKIE}=${loggedIn}` } })
+      res = await app.inject({ url: '/me', headers: { ...ua(UA_A) }, cookies: { [SESSION_COOKIE]: loggedIn } })
       if (STORED) {
         // the stored session lost its login: every copy of its cookie is logged out.
         assert.equal(res.json().user, null)
@@ -227,7 +228,7 @@ describe("sessionProtection 'strong'", () => {
         // was caught; the logged-in browser's own copy is untouched (the documented limit),
         // and from any other browser that copy is refused again, each time.
         assert.equal(res.json().user?.username, 'user1')
-        res = await app.inject({ url: '/me', headers: { ...ua(UA_B), cookie: `${SESSION_COOKIE}=${loggedIn}` } })
+        res = await app.inject({ url: '/me', headers: { ...ua(UA_B) }, cookies: { [SESSION_COOKIE]: loggedIn } })
         assert.equal(res.json().user, null)
         assert.deepEqual(events, ['strong', 'strong'])
       }

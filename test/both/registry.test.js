@@ -5,6 +5,7 @@
 // copied cookie. The same behaviour on Redis, across two instances, is in
 // test/registry-redis.test.js.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const fc = require('fast-check')
@@ -144,7 +145,7 @@ describe('revoking logins', () => {
     const jar = await loggedIn(app, 1)
     const copy = jar.cookies[SESSION_COOKIE]
     await app.loginManager.revokeLogins(1)
-    const res = await app.inject({ url: '/me', headers: { cookie: `${SESSION_COOKIE}=${copy}` } })
+    const res = await app.inject({ url: '/me', cookies: { [SESSION_COOKIE]: copy } })
     assert.equal(res.json().user, null)
   })
 
@@ -159,7 +160,7 @@ describe('revoking logins', () => {
     for (const jar of others) assert.equal((await me(jar)).user, null)
     assert.equal((await me(mine)).user?.id, 1)
     // The remembered one's cookie died with it.
-    const restore = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${rememberCookie}` } })
+    const restore = await app.inject({ url: '/me', cookies: { [REMEMBER]: rememberCookie } })
     assert.equal(restore.json().user, null)
   })
 
@@ -195,7 +196,7 @@ describe('remember-me as a rotating token', () => {
     const { app } = await setup({ store })
     t.after(() => app.close())
     const jar = await loggedIn(app, 1, { remember: true })
-    const cookie = decodeURIComponent(jar.cookies[REMEMBER])
+    const cookie = jar.cookies[REMEMBER]
     const match = /^2\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\.[A-Za-z0-9+/=_-]+$/.exec(cookie)
     assert.ok(match, cookie)
     const series = await store.getSeries(match[1])
@@ -224,15 +225,16 @@ describe('remember-me as a rotating token', () => {
   })
 
   test('a copied cookie used after the real one rotated (outside the grace window) revokes the login and emits rememberTheft', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
     const { app, events } = await setup()
     t.after(() => app.close())
     const victim = await loggedIn(app, 1, { remember: true })
     const copied = victim.cookies[REMEMBER]
     delete victim.cookies[SESSION_COOKIE]
     assert.equal((await me(victim)).user?.id, 1, 'the victim restores: the cookie rotates')
-    await new Promise((resolve) => setTimeout(resolve, 400)) // past graceMs (300)
+    t.mock.timers.tick(400) // past graceMs (300)
 
-    const res = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${copied}` } })
+    const res = await app.inject({ url: '/me', cookies: { [REMEMBER]: copied } })
     assert.equal(res.json().user, null, 'the thief is not logged in')
     assert.ok(isCleared(setCookies(res).find((c) => c.name === REMEMBER)))
     assert.deepEqual(events.theft, ['1'])
@@ -242,6 +244,7 @@ describe('remember-me as a rotating token', () => {
   })
 
   test('the thief using the copy first: the real browser\'s cookie is then the stale one, and the login ends', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
     const { app, events } = await setup()
     t.after(() => app.close())
     const victim = await loggedIn(app, 1, { remember: true })
@@ -249,7 +252,7 @@ describe('remember-me as a rotating token', () => {
     const thief = createJar(app)
     thief.cookies[REMEMBER] = copied
     assert.equal((await me(thief)).user?.id, 1, 'a copy used first works once (the server cannot tell yet)')
-    await new Promise((resolve) => setTimeout(resolve, 400))
+    t.mock.timers.tick(400) // past graceMs
     delete victim.cookies[SESSION_COOKIE]
     assert.equal((await me(victim)).user, null)
     assert.deepEqual(events.theft, ['1'])
@@ -257,12 +260,13 @@ describe('remember-me as a rotating token', () => {
   })
 
   test('parallel requests of one browser within the grace window all restore, with no theft', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
     const { app, events } = await setup()
     t.after(() => app.close())
     const jar = await loggedIn(app, 1, { remember: true })
     const cookie = jar.cookies[REMEMBER]
     const results = await Promise.all(Array.from({ length: 8 }, () =>
-      app.inject({ url: '/remembered', headers: { cookie: `${REMEMBER}=${cookie}` } })))
+      app.inject({ url: '/remembered', cookies: { [REMEMBER]: cookie } })))
     for (const res of results) assert.equal(res.json().remembered, true)
     assert.deepEqual(events.theft, [])
     const loginIds = new Set(results.map((res) => res.json().loginId))
@@ -270,7 +274,7 @@ describe('remember-me as a rotating token', () => {
     const rotated = results.map((res) => setCookies(res).find((c) => c.name === REMEMBER))
     assert.ok(rotated.every((c) => c && !isCleared(c)), 'every response carries the rotated cookie, whichever arrives last')
     assert.equal(new Set(rotated.map((c) => c.value)).size, 1, 'the same one')
-    assert.equal((await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${rotated[0].value}` } })).json().user?.id, 1)
+    assert.equal((await app.inject({ url: '/me', cookies: { [REMEMBER]: rotated[0].value } })).json().user?.id, 1)
   })
 
   test('logout kills the remember cookie and every copy of it', async (t) => {
@@ -279,7 +283,7 @@ describe('remember-me as a rotating token', () => {
     const jar = await loggedIn(app, 1, { remember: true })
     const copy = jar.cookies[REMEMBER]
     await jar.post('/logout')
-    const res = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${copy}` } })
+    const res = await app.inject({ url: '/me', cookies: { [REMEMBER]: copy } })
     assert.equal(res.json().user, null)
     assert.ok(isCleared(setCookies(res).find((c) => c.name === REMEMBER)))
   })
@@ -291,11 +295,11 @@ describe('remember-me as a rotating token', () => {
     const jar = await loggedIn(app, 1, { remember: true })
     const cookie = jar.cookies[REMEMBER]
     versions.set('1', 'b')
-    const res = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${cookie}` } })
+    const res = await app.inject({ url: '/me', cookies: { [REMEMBER]: cookie } })
     assert.equal(res.json().user, null)
     assert.deepEqual(events.rejected, ['version'])
     versions.set('1', 'a')
-    assert.equal((await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${cookie}` } })).json().user, null, 'gone, not just refused')
+    assert.equal((await app.inject({ url: '/me', cookies: { [REMEMBER]: cookie } })).json().user, null, 'gone, not just refused')
   })
 
   test('refresh extends the current token of this login, and rejects anything else', async (t) => {
@@ -369,9 +373,12 @@ describe('rolling sessions and stateless cookies cannot bring a login back', () 
   test('a slow request in flight across a logout, under rolling: true, writes the session back; the login stays dead', async (t) => {
     let release
     const held = new Promise((resolve) => { release = resolve })
+    let running
+    const inHandler = new Promise((resolve) => { running = resolve })
     const { app } = await setup({
       session: { rolling: true },
       routes: (app) => app.get('/slow', async (request) => {
+        running()
         await held
         request.session.set('touched', Date.now())
         return { user: request.user?.id ?? null }
@@ -380,15 +387,15 @@ describe('rolling sessions and stateless cookies cannot bring a login back', () 
     t.after(() => app.close())
     const jar = await loggedIn(app, 1)
     const cookie = jar.cookies[SESSION_COOKIE]
-    const slow = app.inject({ url: '/slow', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } })
-    await new Promise((resolve) => setTimeout(resolve, 30))
+    const slow = app.inject({ url: '/slow', cookies: { [SESSION_COOKIE]: cookie } })
+    await inHandler // it has loaded its login and waits
     await jar.post('/logout')
     release()
     const slowRes = await slow
     assert.equal(slowRes.json().user, 1, 'the slow request began logged in')
     const written = setCookies(slowRes).find((c) => c.name === SESSION_COOKIE)
     const replay = written?.value ?? cookie
-    const res = await app.inject({ url: '/me', headers: { cookie: `${SESSION_COOKIE}=${replay}` } })
+    const res = await app.inject({ url: '/me', cookies: { [SESSION_COOKIE]: replay } })
     assert.equal(res.json().user, null, 'whatever was written back, the login is revoked')
   })
 })
@@ -441,7 +448,7 @@ describe('several logins sharing one registry store', () => {
     t.after(() => app.close())
     const customer = createJar(app)
     await customer.post('/login', {})
-    const res = await app.inject({ url: '/admin/me', headers: { cookie: `staff_remember=${customer.cookies.remember_token}` } })
+    const res = await app.inject({ url: '/admin/me', cookies: { staff_remember: customer.cookies.remember_token } })
     assert.deepEqual(res.json(), { name: null })
   })
 
@@ -459,28 +466,30 @@ describe('several logins sharing one registry store', () => {
 
 describe('rotation that heals, and never calls a lost response a theft', () => {
   test('the response that rotated is lost: the next request within the grace window gets the current cookie, and later restores work', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
     const { app, events } = await setup()
     t.after(() => app.close())
     const jar = await loggedIn(app, 1, { remember: true })
     const old = jar.cookies[REMEMBER]
-    await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${old}` } }) // rotated; its response never arrives
-    const second = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${old}` } })
+    await app.inject({ url: '/me', cookies: { [REMEMBER]: old } }) // rotated; its response never arrives
+    const second = await app.inject({ url: '/me', cookies: { [REMEMBER]: old } })
     assert.equal(second.json().user?.id, 1)
     const healed = setCookies(second).find((c) => c.name === REMEMBER)
     assert.ok(healed && !isCleared(healed), 'the current cookie is handed out again')
-    await new Promise((resolve) => setTimeout(resolve, 400)) // past graceMs
-    const later = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${healed.value}` } })
+    t.mock.timers.tick(400) // past graceMs
+    const later = await app.inject({ url: '/me', cookies: { [REMEMBER]: healed.value } })
     assert.equal(later.json().user?.id, 1)
     assert.deepEqual(events.theft, [])
   })
 
   test('with refresh, a browser still holding the previous validator within the grace window gets the current cookie, not a cleared one', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }) // the grace window on a clock that load cannot move
     const { app, events } = await setup({ login: { remember: { secret: REMEMBER_SECRET, refresh: true } } })
     t.after(() => app.close())
     const jar = await loggedIn(app, 1, { remember: true })
     const old = jar.cookies[REMEMBER]
     delete jar.cookies[SESSION_COOKIE]
-    const first = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${old}` } }) // tab 1 rotates
+    const first = await app.inject({ url: '/me', cookies: { [REMEMBER]: old } }) // tab 1 rotates
     const tab2 = createJar(app)
     tab2.cookies[REMEMBER] = old
     await tab2.get('/me') // tab 2 joins within the grace window: a session, and the current cookie
@@ -527,7 +536,7 @@ describe('logging out everywhere reaches every remember cookie', () => {
     t.mock.timers.tick(21 * DAY)
     const phone = await loggedIn(app, 1)
     await phone.post('/logout-everywhere')
-    const thief = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${copied}` } })
+    const thief = await app.inject({ url: '/me', cookies: { [REMEMBER]: copied } })
     assert.equal(thief.json().user, null)
   })
 

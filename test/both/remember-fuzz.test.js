@@ -5,6 +5,7 @@
 // is, unchanged, a cookie the server issued, and then it is exactly that cookie's
 // user. Never a 5xx; the loader only ever sees ids that were issued.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fc = require('fast-check')
@@ -200,7 +201,7 @@ describe('remember_token fuzzing', () => {
     const bases = [cookie1, cookie1b, cookie2, setCookies(other).find((c) => c.name === REMEMBER).value]
 
     /** Who a remember cookie logs in, on its own. */
-    const owner = async (value) => (await refreshing.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${value}` } })).json().user?.id ?? null
+    const owner = async (value) => (await refreshing.inject({ url: '/me', cookies: { [REMEMBER]: value } })).json().user?.id ?? null
 
     await fc.assert(fc.asyncProperty(
       fc.oneof(
@@ -209,7 +210,7 @@ describe('remember_token fuzzing', () => {
           .map(([base, mutations]) => mutations.reduce((value, mutate) => mutate(value), base))
       ),
       async (value) => {
-        const res = await refreshing.inject({ url: '/me', headers: { cookie: `${SESSION_COOKIE}=${session}; ${REMEMBER}=${toHeaderValue(value)}` } })
+        const res = await refreshing.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${toHeaderValue(value)}` }, cookies: { [SESSION_COOKIE]: session } })
         assert.equal(res.statusCode, 200)
         assert.equal(res.json().user?.id, 1, 'the session login stands')
         const back = setCookies(res).filter((c) => c.name === REMEMBER && !isCleared(c))

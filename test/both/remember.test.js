@@ -1,11 +1,13 @@
 'use strict'
 
 // Remember-me: the cookie's attributes, the restore after a browser restart, and
-// every line of SECURITY.md "Remember-me cookie". On the run's session plugin
+// every line of the README's "The remember-me cookie" (under Security) and of its
+// `remember` options. On the run's session plugin
 // (@fastify/session's memory store, or @fastify/secure-session's encrypted cookie),
 // real @fastify/cookie; the only thing recorded is what the loader is asked and what
 // fastify.loginManager reports.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, setCookies, isCleared, USERS, REMEMBER_SECRET, SESSION_KIND, SESSION_COOKIE } = require('../helper')
@@ -122,12 +124,12 @@ describe('the remember cookie as set at login', () => {
     const start = Date.now()
     const { cookie, res } = await loginRemembered(app)
     assert.equal(cookie.name, 'remember_token')
-    assert.equal(cookie.httponly, true, cookie.raw)
-    assert.equal(String(cookie.samesite).toLowerCase(), 'lax', cookie.raw)
+    assert.equal(cookie.httpOnly, true, cookie.raw)
+    assert.equal(String(cookie.sameSite).toLowerCase(), 'lax', cookie.raw)
     assert.equal(cookie.path, '/', cookie.raw)
     assert.equal(cookie.domain, undefined, cookie.raw)
     assert.equal(cookie.secure, undefined, `no Secure over plain http: ${cookie.raw}`)
-    assert.ok(Math.abs(Number(cookie['max-age']) - THIRTY_DAYS_S) <= 1, `Max-Age ~ 30 days: ${cookie.raw}`)
+    assert.ok(Math.abs(cookie.maxAge - THIRTY_DAYS_S) <= 1, `Max-Age ~ 30 days: ${cookie.raw}`)
     const expires = new Date(cookie.expires).getTime()
     assert.ok(expires >= start + 30 * DAY - 2000 && expires <= Date.now() + 30 * DAY + 1000, `Expires ~ now + 30 days: ${cookie.raw}`)
     assertNoStore(res)
@@ -137,14 +139,14 @@ describe('the remember cookie as set at login', () => {
     const { app } = await createApp({ fastify: { trustProxy: true } })
     const { cookie } = await loginRemembered(app, 1, {}, HTTPS)
     assert.equal(cookie.secure, true, `Secure over https: ${cookie.raw}`)
-    assert.equal(cookie.httponly, true)
+    assert.equal(cookie.httpOnly, true)
   })
 
   test('loginUser maxAge overrides remember.maxAge for this login', async () => {
     const { app } = await createApp()
     const start = Date.now()
     const { cookie } = await loginRemembered(app, 1, { maxAge: 60 * 60 * 1000 })
-    assert.ok(Math.abs(Number(cookie['max-age']) - 3600) <= 1, `Max-Age ~ 1 hour: ${cookie.raw}`)
+    assert.ok(Math.abs(cookie.maxAge - 3600) <= 1, `Max-Age ~ 1 hour: ${cookie.raw}`)
     const expires = new Date(cookie.expires).getTime()
     assert.ok(expires >= start + 3600000 - 2000 && expires <= Date.now() + 3600000 + 1000, `Expires ~ now + 1 hour: ${cookie.raw}`)
   })
@@ -152,7 +154,7 @@ describe('the remember cookie as set at login', () => {
   test('remember.maxAge sets the default lifetime', async () => {
     const { app } = await createApp({ remember: { maxAge: 7 * DAY } })
     const { cookie } = await loginRemembered(app)
-    assert.ok(Math.abs(Number(cookie['max-age']) - 7 * 24 * 3600) <= 1, `Max-Age ~ 7 days: ${cookie.raw}`)
+    assert.ok(Math.abs(cookie.maxAge - 7 * 24 * 3600) <= 1, `Max-Age ~ 7 days: ${cookie.raw}`)
   })
 
   test('custom cookieName, path, domain and sameSite show up on the cookie', async () => {
@@ -164,8 +166,8 @@ describe('the remember cookie as set at login', () => {
     assert.ok(cookie && !isCleared(cookie), res.headers['set-cookie'])
     assert.equal(cookie.path, '/app')
     assert.equal(cookie.domain, 'example.com')
-    assert.equal(String(cookie.samesite).toLowerCase(), 'strict')
-    assert.equal(cookie.httponly, true)
+    assert.equal(String(cookie.sameSite).toLowerCase(), 'strict')
+    assert.equal(cookie.httpOnly, true)
   })
 
   test('the login response keeps the Set-Cookie headers the route set itself, and is no-store / Vary: Cookie', async () => {
@@ -242,9 +244,9 @@ describe('restore after a browser restart', () => {
 
     assert.equal((await jar.get('/session/cart')).json().value, null, 'the restored session starts without the anonymous data')
 
-    const replay = await app.inject({ url: '/me', headers: { cookie: `${SESSION}=${anonymousSession}` } })
+    const replay = await app.inject({ url: '/me', cookies: { [SESSION]: anonymousSession } })
     assert.equal(replay.json().user, null, 'the pre-restore session id is anonymous')
-    const replayCart = await app.inject({ url: '/session/cart', headers: { cookie: `${SESSION}=${anonymousSession}` } })
+    const replayCart = await app.inject({ url: '/session/cart', cookies: { [SESSION]: anonymousSession } })
     if (SESSION_KIND === 'stored') {
       assert.equal(replayCart.json().value, null, 'the pre-restore session is gone from the store')
     } else {
@@ -503,7 +505,7 @@ describe('expiry, revocation, rotation', () => {
     assertRejected(cookieOnly)
     assert.equal(events.rejected.at(-1), 'version')
 
-    const sessionOnly = await app.inject({ url: '/me', headers: { cookie: `${SESSION}=${jar.cookies[SESSION]}` } })
+    const sessionOnly = await app.inject({ url: '/me', cookies: { [SESSION]: jar.cookies[SESSION] } })
     assert.equal(sessionOnly.json().user, null, 'the old session is rejected')
 
     const both = await jar.get('/me')
@@ -631,7 +633,7 @@ describe('which login wins, and what leaves the cookie alone', () => {
     const res = await jar.get('/me')
     const refreshed = cookieOf(res)
     assert.ok(refreshed, 'refreshed')
-    assert.ok(Number(refreshed['max-age']) <= 3600,
+    assert.ok(refreshed.maxAge <= 3600,
       `a 1-hour remember-me login stays a 1-hour login when refreshed, got ${refreshed.raw}`)
   })
 })
@@ -645,15 +647,15 @@ describe('logout, inactive and deleted users', () => {
     const { jar, cookie } = await loginRemembered(app, 1, {}, HTTPS)
     assert.equal(cookie.secure, true)
     // A browser does not send a Path=/app cookie to /logout: the session knows it was set.
-    const res = await app.inject({ method: 'POST', url: '/logout', headers: { ...HTTPS, cookie: `${SESSION}=${jar.cookies[SESSION]}` } })
+    const res = await app.inject({ method: 'POST', url: '/logout', headers: { ...HTTPS }, cookies: { [SESSION]: jar.cookies[SESSION] } })
     assert.equal(res.statusCode, 200)
     const cleared = cookieOf(res)
     assert.ok(cleared && isCleared(cleared), `cleared at logout: ${res.headers['set-cookie']}`)
     assert.equal(cleared.path, '/app')
     assert.equal(cleared.domain, 'example.com')
     assert.equal(cleared.secure, true)
-    assert.equal(String(cleared.samesite).toLowerCase(), 'strict')
-    assert.equal(cleared.httponly, true)
+    assert.equal(String(cleared.sameSite).toLowerCase(), 'strict')
+    assert.equal(cleared.httpOnly, true)
     assertNoStore(res)
   })
 

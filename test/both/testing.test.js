@@ -4,6 +4,7 @@
 // without a login route, a CSRF token or a password, and nothing of it is
 // reachable over HTTP.
 
+require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const Fastify = require('fastify')
