@@ -1,6 +1,8 @@
 'use strict'
 
-// The guards the package exports (README "Instance" and "Guard responses"): `const {
+// The guards the package exports (README "Instance" and "Guard responses"): `require('../support/session-plugins').onBothPlugins(__filename)
+
+const {
 // loginRequired, freshLoginRequired, loginGuard } = require('fastify-login')` are "the same guards,
 // usable from any scope. On a route that no fastify-login registration covers (a
 // sibling scope, a registration not awaited yet), they fail closed: `500

@@ -8,6 +8,8 @@
 // fine as its once-a-minute write, so "idle for longer" here means longer than the
 // timeout plus that minute. Time is node:test's mock Date: no test sleeps.
 
+require('../support/session-plugins').onBothPlugins(__filename)
+
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { MemoryStore } = require('@fastify/session')

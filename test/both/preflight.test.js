@@ -8,6 +8,8 @@
 // without @fastify/cors, on both session plugins; with the real @fastify/cors and as
 // an @fastify/auth strategy in test/preflight-cors.test.js.
 
+require('../support/session-plugins').onBothPlugins(__filename)
+
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar } = require('../helper')

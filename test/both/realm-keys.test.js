@@ -9,6 +9,8 @@
 // shop's return address is never read as a staff login, and the staff login is never
 // read (or removed) as the shop's return address. On both session plugins.
 
+require('../support/session-plugins').onBothPlugins(__filename)
+
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const Fastify = require('fastify')

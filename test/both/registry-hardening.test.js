@@ -8,6 +8,8 @@
 // On the memory store, on the run's session plugin; the real WebSocket upgrade is in
 // test/websocket-rotation.test.js, user ids on Redis in test/registry-redis-hardening.test.js.
 
+require('../support/session-plugins').onBothPlugins(__filename)
+
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { MemoryLoginStore } = require('fastify-login')

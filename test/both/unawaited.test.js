@@ -8,6 +8,8 @@
 // (test/support/json-store.js), whose timing differs; on @fastify/secure-session there
 // is no store, so both runs are the cookie session.
 
+require('../support/session-plugins').onBothPlugins(__filename)
+
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { buildApp, createJar, USERS, REMEMBER_SECRET, SESSION_COOKIE, SESSION_KIND } = require('../helper')

@@ -8,6 +8,8 @@
 // FST_LOGIN_INVALID, with and without the registry. On the memory registry store and
 // the stateless remember cookie; the Redis store is in test/registry-redis-hardening.test.js.
 
+require('../support/session-plugins').onBothPlugins(__filename)
+
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { MemoryLoginStore } = require('fastify-login')
