@@ -1,14 +1,14 @@
 'use strict'
 
-// The guards the package exports (README "Instance" and "Guard responses"): `require('../support/session-plugins').onBothPlugins(__filename)
-
-const {
+// The guards the package exports (README "Instance" and "Guard responses"): `const {
 // loginRequired, freshLoginRequired, loginGuard } = require('fastify-login')` are "the same guards,
 // usable from any scope. On a route that no fastify-login registration covers (a
 // sibling scope, a registration not awaited yet), they fail closed: `500
 // FST_LOGIN_SETUP`, the handler never runs." A decorator read where the plugin is not
 // registered is `undefined`, and Fastify takes `preHandler: undefined` as no guard at
 // all: where the plugin can see such a route (its own scope), `ready()` fails naming it.
+
+require('../support/session-plugins').onBothPlugins(__filename)
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
