@@ -27,9 +27,11 @@ export async function endLogin (
   setUser(request, null, null, registry === undefined ? undefined : null)
   // What this browser is told ("you were logged out on another device"): not for a user that is gone.
   if (how.shown && reason !== 'logout') request[kEndReason] = reason
-  if (how.record === 'end' && registry !== undefined && state.loginId !== undefined) {
-    await registry.end(request, state.userId, [state.loginId], reason)
-  } else if (how.record === 'end' || how.record === 'report') {
+  // A record that expired on its own meanwhile ends nothing in the store: its end is reported here.
+  const ended = how.record === 'end' && registry !== undefined && state.loginId !== undefined
+    ? await registry.end(request, state.userId, [state.loginId], reason)
+    : 0
+  if (ended === 0 && (how.record === 'end' || how.record === 'report')) {
     registration.report.ended(request, { userId: state.userId, loginId: state.loginId ?? null, reason })
   }
 }

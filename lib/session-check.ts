@@ -128,7 +128,7 @@ async function timedOut (
     delete request[kEndReason]
     return undefined
   }
-  if (registry !== undefined && state.loginId !== undefined) await registry.end(request, state.userId, [state.loginId], lapse)
-  else registration.report.ended(request, { userId: state.userId, loginId: null, reason: lapse })
+  const ended = registry !== undefined && state.loginId !== undefined ? await registry.end(request, state.userId, [state.loginId], lapse) : 0
+  if (ended === 0) registration.report.ended(request, { userId: state.userId, loginId: state.loginId ?? null, reason: lapse })
   return { lapsed: undefined, cookieTried: true }
 }

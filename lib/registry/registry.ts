@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { LimitError, storeError } from '../errors'
 import type { Reporter } from '../events'
-import { DAY, MINUTE } from '../option-checks'
+import { DAY, MINUTE, SECOND } from '../option-checks'
 import type { EndedLoginInfo, ListLoginsOptions, LoginEndReason, LoginInfo } from '../types'
 import { LoginCache } from './cache'
 import type { ResolvedLogins } from './options'
@@ -41,7 +41,7 @@ export class LoginRegistry {
   readonly #options: ResolvedLogins
   readonly #owner: string
   readonly #report: Reporter
-  /** How long a login lives unseen: `idleTimeout` and the minute its visits may lag behind, else 30 days. */
+  /** How long a login lives unseen: `idleTimeout` and the minute its recorded visits may lag behind, else 30 days. */
   readonly #unseen: number
   readonly #cache: LoginCache | undefined
   #unwatch: (() => Promise<void>) | undefined
@@ -52,7 +52,8 @@ export class LoginRegistry {
     this.#options = options
     this.#owner = `${key}:`
     this.#report = report
-    this.#unseen = idleTimeout === undefined ? UNSEEN : idleTimeout + TOUCH_INTERVAL
+    // The session's own idle end comes a minute (and a second) late at most: the record must outlive it.
+    this.#unseen = idleTimeout === undefined ? UNSEEN : idleTimeout + TOUCH_INTERVAL + SECOND
     this.#cache = typeof this.store.watch === 'function' ? new LoginCache() : undefined
   }
 
@@ -174,12 +175,13 @@ export class LoginRegistry {
     })
   }
 
-  /** Ends these logins of the user, and reports each end. */
-  async end (request: FastifyRequest | null, userId: string, loginIds: readonly string[], reason: LoginEndReason): Promise<void> {
-    if (loginIds.length === 0) return
+  /** Ends these logins of the user, and reports each end. Resolves how many stood until now. */
+  async end (request: FastifyRequest | null, userId: string, loginIds: readonly string[], reason: LoginEndReason): Promise<number> {
+    if (loginIds.length === 0) return 0
     const ended = await guarded(() => this.store.endLogins(this.storeId(userId), loginIds, this.#endOptions(reason)))
     this.#cache?.drop(loginIds)
     this.#ended(request, ended, reason)
+    return ended.length
   }
 
   /**
