@@ -246,15 +246,17 @@ async function waitUntil (check, what, timeout = 30000) {
 }
 
 /**
- * A real Redis Cluster of `masters` masters (no replicas), each a private
- * redis-server on a free loopback port, joined by `redis-cli --cluster create`.
- * Resolves once every node says cluster_state:ok and sees every slot. Returns
- * { nodes (startRedis handles), rootNodes (for createCluster), stop() }.
+ * A real Redis Cluster of `masters` masters with `replicas` replicas each, every
+ * node a private redis-server on a free loopback port, joined by `redis-cli
+ * --cluster create`. Resolves once every node says cluster_state:ok, knows every
+ * node and sees every slot, and every replica is in sync. Returns { nodes
+ * (startRedis handles), rootNodes (for createCluster), stop() }.
  */
-async function startCluster ({ masters = 3 } = {}) {
+async function startCluster ({ masters = 3, replicas = 0 } = {}) {
   const nodes = []
+  const count = masters * (1 + replicas)
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < count; i++) {
       // The bus port defaults to port + 10000, which may be taken or past 65535: pick a free one.
       nodes.push(await startRedis({
         args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000',
@@ -262,12 +264,14 @@ async function startCluster ({ masters = 3 } = {}) {
       }))
     }
     await redisCli(nodes[0].port, '--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`),
-      '--cluster-replicas', '0', '--cluster-yes')
+      '--cluster-replicas', String(replicas), '--cluster-yes')
     for (const node of nodes) {
       await waitUntil(async () => {
         const info = await node.cli('CLUSTER', 'INFO')
+        const replication = await node.cli('INFO', 'replication')
         return info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384') &&
-          info.includes(`cluster_known_nodes:${masters}`)
+          info.includes(`cluster_known_nodes:${count}`) &&
+          (replication.includes('role:master') || replication.includes('master_link_status:up'))
       }, `cluster_state:ok on port ${node.port}`)
     }
   } catch (err) {
