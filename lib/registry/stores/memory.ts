@@ -15,22 +15,12 @@ interface Live {
   expiresAt: number
 }
 
-/** An ended login's reason, until the login would have expired. */
-interface Tombstone {
-  reason: EndReason
-  until: number
-}
-
-/** An ended login's record, for `keepEndedFor`. */
-interface Kept {
-  record: EndedLogin
-  until: number
-}
-
 interface User {
   live: Map<string, Live>
-  ended: Map<string, Tombstone>
-  history: Map<string, Kept>
+  /** Why a login ended, until it would have expired. */
+  ended: Map<string, { reason: EndReason, until: number }>
+  /** Ended records, for `keepEndedFor`. */
+  history: Map<string, { record: EndedLogin, until: number }>
 }
 
 /** Drops the first entries of `map` by `order` until it holds at most MAX_ENDED. */

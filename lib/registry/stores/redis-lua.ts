@@ -120,18 +120,14 @@ local function encodeSeries(s)
     ',"version":' .. cjson.encode(s.version) .. ',"spentHash":' .. text(s.spentHash) .. '}'
 end
 
-local function dropSeries(selector)
-  redis.call('HDEL', SERIES, selector)
-  redis.call('ZREM', SERIES_EXPIRY, selector)
-end
-
 -- The user's series and its standing login (after trimAll), or nil. A series
 -- whose login is gone is dropped: it must never outlive the login it backs.
 local function seriesWithLogin(selector, userId)
   local series = decodeSeries(redis.call('HGET', SERIES, selector))
   if not series or series.userId ~= userId or series.selector ~= selector then return nil end
   if redis.call('HEXISTS', LOGINS, series.loginId) == 0 then
-    dropSeries(selector)
+    redis.call('HDEL', SERIES, selector)
+    redis.call('ZREM', SERIES_EXPIRY, selector)
     return nil
   end
   return series
@@ -153,28 +149,69 @@ local function capEnded(max)
   cap(max, HISTORY_ORDER, HISTORY, HISTORY_EXPIRY)
 end
 
--- Ends the login id (raw: its JSON): its index entries and its series go; its
--- reason stays until the login would have expired; with keep > 0 its record
--- stays keep ms as history. Returns its lastSeenAt.
-local function endLogin(id, raw, reason, endedAt, keep, now)
-  local seen = redis.call('ZSCORE', SEEN, id) or '0'
-  local expires = tonumber(redis.call('ZSCORE', EXPIRY, id)) or now
-  redis.call('HDEL', LOGINS, id)
-  redis.call('ZREM', SEEN, id)
-  redis.call('ZREM', EXPIRY, id)
-  local login = decode(raw)
-  if login and type(login.series) == 'string' then
-    local series = decodeSeries(redis.call('HGET', SERIES, login.series))
-    if series and series.loginId == id then dropSeries(login.series) end
+-- Ends the standing logins among ids (at most a few hundred: one batch), each
+-- command once for the batch: their index entries and series go; the reason of
+-- each stays until it would have expired; with keep > 0 its record stays keep ms
+-- as history. Returns { id, JSON, lastSeenAt, ... } and the ids it ended.
+local function endLogins(ids, reason, endedAt, keep, now)
+  local reply, ended = {}, {}
+  if #ids == 0 then return reply, ended end
+  local raws = redis.call('HMGET', LOGINS, unpack(ids))
+  local seens = redis.call('ZMSCORE', SEEN, unpack(ids))
+  local expiries = redis.call('ZMSCORE', EXPIRY, unpack(ids))
+  local tombstones, forget, history, order, keptUntil, selectors, owners = {}, {}, {}, {}, {}, {}, {}
+  for i, id in ipairs(ids) do
+    local raw = raws[i]
+    if raw then
+      local seen = seens[i] or '0'
+      ended[#ended + 1] = id
+      reply[#reply + 1] = id
+      reply[#reply + 1] = raw
+      reply[#reply + 1] = seen
+      tombstones[#tombstones + 1] = id
+      tombstones[#tombstones + 1] = reason
+      forget[#forget + 1] = fmt(tonumber(expiries[i]) or now)
+      forget[#forget + 1] = id
+      if keep > 0 then
+        history[#history + 1] = id
+        history[#history + 1] = '{"endReason":"' .. reason .. '","endedAt":' .. endedAt .. ',"lastSeenAt":' .. seen .. ',"login":' .. raw .. '}'
+        order[#order + 1] = endedAt
+        order[#order + 1] = id
+        keptUntil[#keptUntil + 1] = fmt(now + keep)
+        keptUntil[#keptUntil + 1] = id
+      end
+      -- The store writes login JSON with JSON.stringify: a quote inside a value is escaped,
+      -- so this pattern only meets the record's own "series" field.
+      local selector = string.match(raw, '"series":"([A-Za-z0-9_-]+)"')
+      if selector then
+        selectors[#selectors + 1] = selector
+        owners[#owners + 1] = id
+      end
+    end
   end
-  redis.call('HSET', ENDED, id, reason)
-  redis.call('ZADD', ENDED_EXPIRY, fmt(expires), id)
+  if #ended == 0 then return reply, ended end
+  each('HDEL', LOGINS, ended)
+  each('ZREM', SEEN, ended)
+  each('ZREM', EXPIRY, ended)
+  if #selectors > 0 then
+    local found, gone = redis.call('HMGET', SERIES, unpack(selectors)), {}
+    for i, selector in ipairs(selectors) do
+      local series = decodeSeries(found[i])
+      if series and series.loginId == owners[i] then gone[#gone + 1] = selector end
+    end
+    if #gone > 0 then
+      each('HDEL', SERIES, gone)
+      each('ZREM', SERIES_EXPIRY, gone)
+    end
+  end
+  redis.call('HSET', ENDED, unpack(tombstones))
+  redis.call('ZADD', ENDED_EXPIRY, unpack(forget))
   if keep > 0 then
-    redis.call('HSET', HISTORY, id, '{"endReason":"' .. reason .. '","endedAt":' .. endedAt .. ',"lastSeenAt":' .. seen .. ',"login":' .. raw .. '}')
-    redis.call('ZADD', HISTORY_ORDER, endedAt, id)
-    redis.call('ZADD', HISTORY_EXPIRY, fmt(now + keep), id)
+    redis.call('HSET', HISTORY, unpack(history))
+    redis.call('ZADD', HISTORY_ORDER, unpack(order))
+    redis.call('ZADD', HISTORY_EXPIRY, unpack(keptUntil))
   end
-  return seen
+  return reply, ended
 end
 
 -- Tells every watcher, atomically with the end: PUBLISH reaches every node of a cluster.

@@ -37,20 +37,12 @@ local reply = { 'created' }
 local over = redis.call('ZCARD', SEEN) + 1 - tonumber(ARGV[6])
 if over > 0 then
   if ARGV[7] == 'reject' then return finish({ 'limit' }) end
-  local evicted = {}
-  for _, victim in ipairs(redis.call('ZRANGE', SEEN, 0, math.min(over, tonumber(ARGV[11])) - 1)) do
-    local raw = redis.call('HGET', LOGINS, victim)
-    if raw then
-      reply[#reply + 1] = victim
-      reply[#reply + 1] = raw
-      reply[#reply + 1] = endLogin(victim, raw, 'evicted', ARGV[8], tonumber(ARGV[9]), now)
-      evicted[#evicted + 1] = victim
-    else
-      redis.call('ZREM', SEEN, victim)
-    end
-  end
+  local victims = redis.call('ZRANGE', SEEN, 0, math.min(over, tonumber(ARGV[11])) - 1)
+  local evicted, ids = endLogins(victims, 'evicted', ARGV[8], tonumber(ARGV[9]), now)
+  for _, value in ipairs(evicted) do reply[#reply + 1] = value end
+  if #ids < #victims then each('ZREM', SEEN, victims) end
   capEnded(tonumber(ARGV[10]))
-  publish(ARGV[1], evicted)
+  publish(ARGV[1], ids)
 end
 local expires = now + tonumber(ARGV[5])
 if selector then
@@ -110,13 +102,15 @@ local reply, from = {}, 0
 while #reply < 3 * limit do
   local page = redis.call('ZREVRANGE', index, from, from + 99, 'WITHSCORES')
   if #page == 0 then break end
-  for i = 1, #page, 2 do
-    local expires = tonumber(redis.call('ZSCORE', expiry, page[i]))
-    local raw = expires and expires > now and redis.call('HGET', hash, page[i])
-    if raw and #reply < 3 * limit then
-      reply[#reply + 1] = page[i]
-      reply[#reply + 1] = raw
-      reply[#reply + 1] = page[i + 1]
+  local ids = {}
+  for i = 1, #page, 2 do ids[#ids + 1] = page[i] end
+  local expiries = redis.call('ZMSCORE', expiry, unpack(ids))
+  local raws = redis.call('HMGET', hash, unpack(ids))
+  for i, id in ipairs(ids) do
+    if raws[i] and (tonumber(expiries[i]) or 0) > now and #reply < 3 * limit then
+      reply[#reply + 1] = id
+      reply[#reply + 1] = raws[i]
+      reply[#reply + 1] = page[2 * i]
     end
   end
   from = from + 100
@@ -146,18 +140,9 @@ if ARGV[6] == 'all' then
 else
   for i = 7, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
-local reply, ended = {}, {}
-for _, id in ipairs(ids) do
-  local raw = redis.call('HGET', LOGINS, id)
-  if raw then
-    reply[#reply + 1] = id
-    reply[#reply + 1] = raw
-    reply[#reply + 1] = endLogin(id, raw, ARGV[2], ARGV[3], tonumber(ARGV[4]), now)
-    ended[#ended + 1] = id
-  elseif ARGV[6] == 'all' then
-    redis.call('ZREM', SEEN, id)
-  end
-end
+local reply, ended = endLogins(ids, ARGV[2], ARGV[3], tonumber(ARGV[4]), now)
+-- An index entry without its record (never made by the store) must not stall the loop of 'all'.
+if ARGV[6] == 'all' and #ended < #ids then each('ZREM', SEEN, ids) end
 capEnded(tonumber(ARGV[5]))
 publish(ARGV[1], ended)
 return finish(reply)
