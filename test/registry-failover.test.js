@@ -95,9 +95,25 @@ describe('a primary with a replica, replicas: 1', { skip }, () => {
       await assert.rejects(store.extendSeries(login.userId, series.selector, Date.now() + 2 * DAY), /replica/)
       await assert.rejects(store.endLogins(login.userId, [login.id], endOptions()), /replica/)
       await assert.rejects(store.createLogin(makeLogin('k:stopped'), createOptions()), /replica/)
+      const others = Array.from({ length: 20 }, () => makeLogin('k:stopped'))
+      const results = await Promise.allSettled(others.map((login) => store.createLogin(login, createOptions())))
+      assert.deepEqual(results.map((result) => result.status), others.map(() => 'rejected'), 'concurrent writes all fail closed')
     } finally {
       servers.replicas[0].resume()
     }
+  })
+
+  test('concurrent writes share their WAITs: fewer WAITs than writes, each write confirmed', async () => {
+    const store = await storeOn(servers.primary.url, { replicas: 1, replicaTimeout: 5000 })
+    const admin = await connect(servers.primary.url)
+    const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await admin.sendCommand(['INFO', 'commandstats']))?.[1] ?? 0)
+    const before = await waits()
+    const logins = Array.from({ length: 50 }, () => makeLogin('k:shared'))
+    await Promise.all(logins.map((login) => store.createLogin(login, createOptions())))
+    const used = await waits() - before
+    assert.ok(used >= 1 && used < logins.length, `${used} WAITs for ${logins.length} writes`)
+    const replica = await storeOn(servers.replicas[0].url)
+    assert.equal((await replica.listLogins('k:shared', { limit: 100, ended: false })).length, 50, 'the replica has every write')
   })
 
   test('inspect: no warning about replication; the missing persistence is named', async () => {

@@ -3,6 +3,7 @@ import {
   checkUpdate, checkUserId, checkWhich, isLoginId, isSelector, userTag
 } from './records'
 import { RedisLink, isCluster, type RedisClientLike, type RedisClusterLike } from './redis-client'
+import { DurableWriter } from './redis-durable'
 import { inspectDurability } from './redis-inspect'
 import { endedLoginsOf, list, loginOf, loginsOf, reasonOf, seriesOf, text } from './redis-replies'
 import { CREATE, END, EXTEND, GET, GET_SERIES, LIST, TOUCH, UPDATE, type Script } from './redis-scripts'
@@ -48,7 +49,8 @@ export class RedisLoginStore implements LoginStore {
   readonly #prefix: string
   readonly #channel: string
   readonly #replicas: number
-  readonly #replicaTimeout: number
+  /** With `replicas`, the writes that WAIT (redis-durable.ts). */
+  readonly #durable: DurableWriter | undefined
   readonly #heartbeat: Heartbeat
 
   constructor (options: RedisLoginStoreOptions) {
@@ -71,7 +73,7 @@ export class RedisLoginStore implements LoginStore {
     this.#prefix = prefix
     this.#channel = `${prefix}ended`
     this.#replicas = replicas
-    this.#replicaTimeout = replicaTimeout
+    this.#durable = replicas > 0 ? new DurableWriter(client, replicas, replicaTimeout) : undefined
     this.#heartbeat = { interval: heartbeatInterval, timeout: heartbeatTimeout }
   }
 
@@ -176,8 +178,8 @@ export class RedisLoginStore implements LoginStore {
   }
 
   /** Closes the connection of the waiting writes, if one was opened (the app's client stays the app's). */
-  close (): Promise<void> {
-    return this.#link.close()
+  async close (): Promise<void> {
+    await this.#durable?.close()
   }
 
   #base (tag: string): string {
@@ -198,8 +200,6 @@ export class RedisLoginStore implements LoginStore {
 
   /** A write that ends, rotates or extends a login (or may evict): with `replicas`, confirmed by WAIT. */
   #write (script: Script, keys: string[], args: string[]): Promise<unknown> {
-    return this.#replicas > 0
-      ? this.#link.runDurable(script, keys, args, this.#replicas, this.#replicaTimeout)
-      : this.#link.run(script, keys, args)
+    return this.#durable !== undefined ? this.#durable.run(script, keys, args) : this.#link.run(script, keys, args)
   }
 }
