@@ -101,11 +101,12 @@ describe('RedisLoginStore on Redis Cluster', { skip }, () => {
   test('with replicas: 1 on a cluster without replicas, the writes that must WAIT fail closed, and the reads still work', async () => {
     const store = await newStore('redis5', { replicas: 1, replicaTimeout: 50 })
     const { login, series } = makeRemembered('k:alone')
-    await assert.rejects(store.createLogin(login, createOptions({ series })), /reached 0 of 1 replica/)
-    // The write stands on its master alone: the caller was told it failed.
-    assert.equal((await store.getLogin(login.userId, login.id)).status, 'live')
-    await assert.rejects(store.updateSeries(login.userId, series.selector, update(series, 'v2')), /replica/)
-    await assert.rejects(store.endLogins(login.userId, [login.id], endOptions()), /replica/)
+    assert.equal((await store.createLogin(login, createOptions({ series }))).status, 'created', 'it ended nothing: no WAIT')
+    await assert.rejects(store.updateSeries(login.userId, series.selector, update(series, 'v2')), /reached 0 of 1 replica/)
+    await assert.rejects(store.createLogin(makeLogin('k:alone'), createOptions({ maxPerUser: 1 })), /replica/)
+    // Both writes stand on their master alone: the caller was told they failed.
+    assert.equal((await store.getLogin(login.userId, login.id)).status, 'ended')
+    await assert.rejects(store.endLogins(login.userId, { all: true, except: null, limit: 10 }, endOptions()), /replica/)
   })
 })
 

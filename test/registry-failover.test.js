@@ -85,19 +85,21 @@ describe('a primary with a replica, replicas: 1', { skip }, () => {
     }
   })
 
-  test('with the replica stopped, end, rotate and extend fail closed within replicaTimeout', async () => {
+  test('with the replica stopped, end, rotate, extend and evict fail closed within replicaTimeout; a login that ends none is made', async () => {
     const store = await storeOn(servers.primary.url, { replicas: 1, replicaTimeout: 200 }, 'redis5')
     const { login, series } = makeRemembered('k:stopped')
     await store.createLogin(login, createOptions({ series }))
+    const others = Array.from({ length: 20 }, () => makeLogin('k:stopped'))
+    for (const other of others) await store.createLogin(other, createOptions())
     servers.replicas[0].pause()
     try {
       await assert.rejects(store.updateSeries(login.userId, series.selector, update(series, 'v2')), /reached 0 of 1 replica\(s\) within 200 ms/)
       await assert.rejects(store.extendSeries(login.userId, series.selector, Date.now() + 2 * DAY), /replica/)
       await assert.rejects(store.endLogins(login.userId, [login.id], endOptions()), /replica/)
-      await assert.rejects(store.createLogin(makeLogin('k:stopped'), createOptions()), /replica/)
-      const others = Array.from({ length: 20 }, () => makeLogin('k:stopped'))
-      const results = await Promise.allSettled(others.map((login) => store.createLogin(login, createOptions())))
-      assert.deepEqual(results.map((result) => result.status), others.map(() => 'rejected'), 'concurrent writes all fail closed')
+      await assert.rejects(store.createLogin(makeLogin('k:stopped'), createOptions({ maxPerUser: 1 })), /replica/, 'an eviction is an end')
+      assert.equal((await store.createLogin(makeLogin('k:stopped'), createOptions())).status, 'created', 'nothing ended, nothing to wait for')
+      const results = await Promise.allSettled(others.map((other) => store.endLogins(other.userId, [other.id], endOptions())))
+      assert.deepEqual(results.map((result) => result.status), others.map(() => 'rejected'), 'concurrent ends all fail closed')
     } finally {
       servers.replicas[0].resume()
     }
@@ -107,13 +109,14 @@ describe('a primary with a replica, replicas: 1', { skip }, () => {
     const store = await storeOn(servers.primary.url, { replicas: 1, replicaTimeout: 5000 })
     const admin = await connect(servers.primary.url)
     const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await admin.sendCommand(['INFO', 'commandstats']))?.[1] ?? 0)
-    const before = await waits()
     const logins = Array.from({ length: 50 }, () => makeLogin('k:shared'))
-    await Promise.all(logins.map((login) => store.createLogin(login, createOptions())))
+    for (const login of logins) await store.createLogin(login, createOptions())
+    const before = await waits()
+    await Promise.all(logins.map((login) => store.endLogins(login.userId, [login.id], endOptions())))
     const used = await waits() - before
     assert.ok(used >= 1 && used < logins.length, `${used} WAITs for ${logins.length} writes`)
     const replica = await storeOn(servers.replicas[0].url)
-    assert.equal((await replica.listLogins('k:shared', { limit: 100, ended: false })).length, 50, 'the replica has every write')
+    for (const login of logins) assert.equal((await replica.getLogin(login.userId, login.id)).status, 'ended', 'the replica has every end')
   })
 
   test('inspect: no warning about replication; the missing persistence is named', async () => {

@@ -41,9 +41,10 @@ export class DurableWriter {
   /**
    * Resolves the script's reply once `replicas` replicas have the write. Else
    * throws: the write may stand on the primary alone, and a failover could undo
-   * it, so the caller must not report success.
+   * it, so the caller must not report success. `confirm(reply)` false: this write
+   * needs no WAIT (a login that ended none).
    */
-  async run (script: Script, keys: string[], args: string[]): Promise<unknown> {
+  async run (script: Script, keys: string[], args: string[], confirm: (reply: unknown) => boolean = () => true): Promise<unknown> {
     const key = keys[0]!
     let connection = await this.#pinned(key)
     let reply: unknown
@@ -55,6 +56,7 @@ export class DurableWriter {
       connection = await this.#pinned(key, true)
       reply = await evaluate(connection.send, script, keys, args)
     }
+    if (!confirm(reply)) return reply
     const acked = Number(await this.#wait(connection))
     if (!(acked >= this.#replicas)) {
       throw new Error(`RedisLoginStore: the write reached ${acked} of ${this.#replicas} replica(s) within ${this.#timeout} ms (replicaTimeout)`)

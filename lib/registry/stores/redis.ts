@@ -42,7 +42,8 @@ function check (condition: boolean, message: string): void {
  * every write is one Lua script touching only the keys it declares (layout:
  * redis-lua.ts). Every key has a TTL. Reads never go to a replica: they must see
  * the last end. With `replicas`, the writes that end, rotate or extend a login (and
- * `createLogin`, which may evict) WAIT on a connection of their own.
+ * `createLogin`, which may evict) run on a connection of their own, and those that
+ * did WAIT there.
  */
 export class RedisLoginStore implements LoginStore {
   readonly #link: RedisLink
@@ -91,7 +92,9 @@ export class RedisLoginStore implements LoginStore {
       String(options.maxPerUser), options.onLimit, String(options.now), String(options.keepEndedFor),
       String(MAX_ENDED), String(END_BATCH)]
     if (series !== undefined) args.push(series.selector, JSON.stringify(series), String(series.expiresAt))
-    const reply = list(await this.#write(CREATE, this.#keys(record.userId), args), 'createLogin')
+    // An eviction ends logins, so it waits for the replicas; a login that ends none need not.
+    const evicts = (reply: unknown): boolean => Array.isArray(reply) && reply.length > 1
+    const reply = list(await this.#write(CREATE, this.#keys(record.userId), args, evicts), 'createLogin')
     const status = text(reply[0])
     if (status === 'limit') return { status }
     if (status !== 'created') throw new Error('RedisLoginStore: unexpected reply to createLogin')
@@ -199,7 +202,7 @@ export class RedisLoginStore implements LoginStore {
   }
 
   /** A write that ends, rotates or extends a login (or may evict): with `replicas`, confirmed by WAIT. */
-  #write (script: Script, keys: string[], args: string[]): Promise<unknown> {
-    return this.#durable !== undefined ? this.#durable.run(script, keys, args) : this.#link.run(script, keys, args)
+  #write (script: Script, keys: string[], args: string[], confirm?: (reply: unknown) => boolean): Promise<unknown> {
+    return this.#durable !== undefined ? this.#durable.run(script, keys, args, confirm) : this.#link.run(script, keys, args)
   }
 }
