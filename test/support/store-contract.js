@@ -329,7 +329,7 @@ function storeContract (name, createStore, options = {}) {
 
     test('updateSeries: a compare-and-set on the validator hash that touches the series\' login', async () => {
       const store = await createStore()
-      const { login, series } = makeRemembered()
+      const { login, series } = makeRemembered('k:üser "😀" \\ /')
       await store.createLogin(login, createOptions({ series, ttl: 1000 }))
       const now = Date.now() + 1000
       const next = update(series, 'v2', { now, rotatedAt: now, spentHash: hash('v1') })
