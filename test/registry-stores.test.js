@@ -251,8 +251,9 @@ describe('RedisLoginStore', { skip: skipWithoutRedis(), concurrency: true }, () 
       client: { sendCommand: async (args) => { calls.push(args[0]); throw error }, duplicate () { return this } }
     })
     await assert.rejects(failing(new Error('READONLY You can\'t write against a read only replica.')).createLogin(makeLogin(), createOptions()), /READONLY/)
-    await assert.rejects(failing('a string').listLogins('k:user-1', { limit: 10, ended: false }), (err) => err === 'a string')
+    await assert.rejects(failing('a string').getLogin('k:user-1', newId()), (err) => err === 'a string')
     assert.deepEqual(calls, ['EVALSHA', 'EVALSHA'], 'no EVAL retry')
+    await assert.rejects(failing(new Error('LOADING')).listLogins('k:user-1', { limit: 10, ended: false }), /LOADING/)
 
     const answering = (reply) => new RedisLoginStore({ client: { sendCommand: async () => reply, duplicate () { return this } } })
     assert.equal(await answering(Buffer.from('{')).getSeries(makeRemembered().series.selector), null)

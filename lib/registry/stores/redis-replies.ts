@@ -18,12 +18,12 @@ export function list (reply: unknown, command: string): unknown[] {
   return reply
 }
 
-/** A login from its stored JSON and its lastSeenAt (a score of the `seen` index), or null. */
+/** A login from its stored JSON and its lastSeenAt (a score of the `seen` index: text, or a number in RESP3), or null. */
 export function loginOf (raw: unknown, seen: unknown): LoginRecord | null {
   const json = text(raw)
   const value = json === null ? undefined : parseJson(json)
   if (typeof value !== 'object' || value === null) return null
-  return toLogin({ ...value, lastSeenAt: Number(text(seen)) })
+  return toLogin({ ...value, lastSeenAt: Number(text(seen) ?? seen) })
 }
 
 /**

@@ -89,36 +89,6 @@ return finish(1)
 `)
 
 /**
- * ARGV: 'live' or 'ended', limit. Returns id, JSON, score, ...: the live logins
- * with their lastSeenAt, most recently seen first; or the history's ended JSON
- * (and endedAt), most recently ended first. Pages through the index, skipping what
- * expired, so the work is about `limit` entries.
- */
-export const LIST = script(USER, `
-local now, limit = clock(), tonumber(ARGV[2])
-local index, hash, expiry = SEEN, LOGINS, EXPIRY
-if ARGV[1] == 'ended' then index, hash, expiry = HISTORY_ORDER, HISTORY, HISTORY_EXPIRY end
-local reply, from = {}, 0
-while #reply < 3 * limit do
-  local page = redis.call('ZREVRANGE', index, from, from + 99, 'WITHSCORES')
-  if #page == 0 then break end
-  local ids = {}
-  for i = 1, #page, 2 do ids[#ids + 1] = page[i] end
-  local expiries = redis.call('ZMSCORE', expiry, unpack(ids))
-  local raws = redis.call('HMGET', hash, unpack(ids))
-  for i, id in ipairs(ids) do
-    if raws[i] and (tonumber(expiries[i]) or 0) > now and #reply < 3 * limit then
-      reply[#reply + 1] = id
-      reply[#reply + 1] = raws[i]
-      reply[#reply + 1] = page[2 * i]
-    end
-  end
-  from = from + 100
-end
-return reply
-`)
-
-/**
  * ARGV: channel, reason, endedAt, keepEndedFor, maxEnded, then 'ids', id... or
  * 'all', limit, except ('' for none). Returns id, JSON, lastSeenAt, ... of the
  * logins it ended; publishes their ids.

@@ -6,7 +6,8 @@ import { RedisLink, isCluster, type RedisClientLike, type RedisClusterLike } fro
 import { DurableWriter } from './redis-durable'
 import { inspectDurability } from './redis-inspect'
 import { endedLoginsOf, list, loginOf, loginsOf, reasonOf, seriesOf, text } from './redis-replies'
-import { CREATE, END, EXTEND, GET, GET_SERIES, LIST, TOUCH, UPDATE, type Script } from './redis-scripts'
+import { listEntries } from './redis-list'
+import { CREATE, END, EXTEND, GET, GET_SERIES, TOUCH, UPDATE, type Script } from './redis-scripts'
 import { watchEnds, type Heartbeat } from './redis-watch'
 import type {
   CreateOptions, CreateResult, EndedLogin, EndOptions, EndWhich, LoginLookup, LoginRecord, LoginStore, SeriesUpdate,
@@ -128,8 +129,11 @@ export class RedisLoginStore implements LoginStore {
   async listLogins (userId: string, options: { limit: number, ended: boolean }): Promise<LoginRecord[] | EndedLogin[]> {
     checkUserId(userId)
     checkLimit(options)
-    const reply = await this.#link.run(LIST, this.#keys(userId), [options.ended ? 'ended' : 'live', String(options.limit)])
-    return options.ended ? endedLoginsOf(reply, userId) : loginsOf(reply, 'listLogins', userId)
+    const key = (kind: string): string => this.#userKey(userId, kind)
+    if (options.ended) {
+      return endedLoginsOf(await listEntries(this.#link, key('history-order'), key('history-expiry'), key('history'), options.limit), userId)
+    }
+    return loginsOf(await listEntries(this.#link, key('seen'), key('expiry'), key('logins'), options.limit), 'listLogins', userId)
   }
 
   async endLogins (userId: string, which: EndWhich, options: EndOptions): Promise<LoginRecord[]> {
@@ -189,11 +193,15 @@ export class RedisLoginStore implements LoginStore {
     return `${this.#prefix}{${tag}}:`
   }
 
-  /** The user's ten keys (redis-lua.ts). The user id ends each: no two users share one. */
+  /** A key of the user's (redis-lua.ts). The user id ends it: no two users share one. */
+  #userKey (userId: string, kind: string): string {
+    return `${this.#base(userTag(userId))}${kind}:${userId}`
+  }
+
+  /** The user's ten keys, in the scripts' order: eight of the user's, two of its tag's series. */
   #keys (userId: string): string[] {
     const base = this.#base(userTag(userId))
-    return USER_KEYS.map((kind) => `${base}${kind}:${userId}`)
-      .concat(`${base}series`, `${base}series-expiry`)
+    return USER_KEYS.map((kind) => `${base}${kind}:${userId}`).concat(`${base}series`, `${base}series-expiry`)
   }
 
   /** A selector of this user's could exist: well-formed and in the user's slot. */
