@@ -3,10 +3,10 @@ import { COMMON, USER } from './redis-lua'
 
 /**
  * The Lua scripts of RedisLoginStore (key layout and helpers: redis-lua.ts).
- * Redis runs a script alone, start to end, so each store method is one script:
- * no other client sees it half done, and a check and its consequence (a
- * compare-and-set, a cap) are one step. Every script of a user takes the user's
- * ten keys; every key it touches is one of them.
+ * Redis runs a script alone, start to end, so each store method but listing
+ * (redis-list.ts) is one script: no other client sees it half done, and a check and
+ * its consequence (a compare-and-set, a cap) are one step. Every script of a user
+ * takes the user's ten keys; every key it touches is one of them.
  */
 
 export interface Script {
