@@ -122,6 +122,7 @@ export class MemoryLoginStore implements LoginStore {
 
   listLogins (userId: string, options: { limit: number, ended: false }): Promise<LoginRecord[]>
   listLogins (userId: string, options: { limit: number, ended: true }): Promise<EndedLogin[]>
+  listLogins (userId: string, options: { limit: number, ended: boolean }): Promise<LoginRecord[] | EndedLogin[]>
   async listLogins (userId: string, options: { limit: number, ended: boolean }): Promise<LoginRecord[] | EndedLogin[]> {
     checkUserId(userId)
     checkLimit(options)
