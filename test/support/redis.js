@@ -6,13 +6,14 @@
 // memory), kill it and start it again on the same port (with the data when it
 // was saved to its private RDB file first).
 
-const { spawn, spawnSync } = require('node:child_process')
+const { execFile, spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
 
 const REDIS_SERVER = process.env.REDIS_SERVER || 'redis-server'
+const REDIS_CLI = process.env.REDIS_CLI || 'redis-cli'
 
 let available
 /** True when a redis-server binary can be run. */
@@ -114,8 +115,11 @@ process.on('exit', () => {
  *   start()             start again on the same port (loads the RDB file if any)
  *   stop()              resume if paused, then SIGTERM (SIGKILL after 5 s); removes the dir
  *   output()            what the server printed (for failure messages)
+ *   cli(...args)        runs redis-cli against it and resolves its output
+ * `args` are added to the command line (e.g. ['--replicaof', '127.0.0.1', '6380'],
+ * ['--appendonly', 'yes'], ['--cluster-enabled', 'yes']).
  */
-async function startRedis ({ port } = {}) {
+async function startRedis ({ port, args = [] } = {}) {
   requireRedisServer()
   port = port || await freePort()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastify-login-redis-'))
@@ -133,7 +137,8 @@ async function startRedis ({ port } = {}) {
       '--dir', dir,
       '--dbfilename', 'dump.rdb',
       '--daemonize', 'no',
-      '--loglevel', 'warning'
+      '--loglevel', 'warning',
+      ...args
     ], { stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout.setEncoding('utf8')
     child.stderr.setEncoding('utf8')
@@ -210,7 +215,103 @@ async function startRedis ({ port } = {}) {
     pause,
     resume,
     save,
-    output: () => log
+    output: () => log,
+    cli: (...cliArgs) => redisCli(port, ...cliArgs)
+  }
+}
+
+/** Runs redis-cli against the server on `port`; resolves its standard output, trimmed. */
+function redisCli (port, ...args) {
+  return new Promise((resolve, reject) => {
+    execFile(REDIS_CLI, ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 30000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`redis-cli ${args.join(' ')} failed: ${err.message}\n${stderr}`))
+      else resolve(stdout.trim())
+    })
+  })
+}
+
+/** Polls `check` (an async function answering true when done) every 50 ms until it holds, or throws at the deadline. */
+async function waitUntil (check, what, timeout = 30000) {
+  const deadline = Date.now() + timeout
+  let last
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return
+    } catch (err) {
+      last = err
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`)
+}
+
+/**
+ * A real Redis Cluster of `masters` masters with `replicas` replicas each, every
+ * node a private redis-server on a free loopback port, joined by `redis-cli
+ * --cluster create`. Resolves once every node says cluster_state:ok, knows every
+ * node and sees every slot, and every replica is in sync. Returns { nodes
+ * (startRedis handles), rootNodes (for createCluster), stop() }.
+ */
+async function startCluster ({ masters = 3, replicas = 0 } = {}) {
+  const nodes = []
+  const count = masters * (1 + replicas)
+  try {
+    for (let i = 0; i < count; i++) {
+      // The bus port defaults to port + 10000, which may be taken or past 65535: pick a free one.
+      nodes.push(await startRedis({
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000',
+          '--cluster-port', String(await freePort())]
+      }))
+    }
+    await redisCli(nodes[0].port, '--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`),
+      '--cluster-replicas', String(replicas), '--cluster-yes')
+    for (const node of nodes) {
+      await waitUntil(async () => {
+        const info = await node.cli('CLUSTER', 'INFO')
+        const replication = await node.cli('INFO', 'replication')
+        return info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384') &&
+          info.includes(`cluster_known_nodes:${count}`) &&
+          (replication.includes('role:master') || replication.includes('master_link_status:up'))
+      }, `cluster_state:ok on port ${node.port}`)
+    }
+  } catch (err) {
+    for (const node of nodes) await node.stop()
+    throw err
+  }
+  return {
+    nodes,
+    rootNodes: nodes.map((node) => ({ url: node.url })),
+    async stop () {
+      for (const node of nodes) await node.stop()
+    }
+  }
+}
+
+/**
+ * A primary and `count` replicas (`--replicaof`), each a private redis-server.
+ * Resolves once every replica reports master_link_status:up.
+ */
+async function startReplicated ({ count = 1, args = [] } = {}) {
+  const primary = await startRedis({ args })
+  const replicas = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const replica = await startRedis({ args: [...args, '--replicaof', '127.0.0.1', String(primary.port)] })
+      replicas.push(replica)
+      await waitUntil(async () => (await replica.cli('INFO', 'replication')).includes('master_link_status:up') &&
+        (await primary.cli('INFO', 'replication')).includes(`port=${replica.port},state=online`),
+      `replica on port ${replica.port} in sync`)
+    }
+  } catch (err) {
+    for (const server of [primary, ...replicas]) await server.stop()
+    throw err
+  }
+  return {
+    primary,
+    replicas,
+    async stop () {
+      for (const server of [...replicas, primary]) await server.stop()
+    }
   }
 }
 
@@ -264,6 +365,10 @@ module.exports = {
   skipWithoutRedis,
   requireRedisServer,
   startRedis,
+  startCluster,
+  startReplicated,
+  redisCli,
+  waitUntil,
   freePort,
   waitForPong,
   sendRaw

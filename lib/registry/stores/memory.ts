@@ -15,16 +15,21 @@ interface Live {
   expiresAt: number
 }
 
-/** An ended login: its reason until the login would have expired, and its record while history keeps it. */
-interface Ended {
-  reason: EndReason
-  until: number
-  record: EndedLogin | null
-}
-
 interface User {
   live: Map<string, Live>
-  ended: Map<string, Ended>
+  /** Why a login ended, until it would have expired. */
+  ended: Map<string, { reason: EndReason, until: number }>
+  /** Ended records, for `keepEndedFor`. */
+  history: Map<string, { record: EndedLogin, until: number }>
+}
+
+/** Drops the first entries of `map` by `order` until it holds at most MAX_ENDED. */
+function cap<V> (map: Map<string, V>, order: (a: [string, V], b: [string, V]) => number): void {
+  while (map.size > MAX_ENDED) {
+    let first: [string, V] | undefined
+    for (const entry of map) if (first === undefined || order(entry, first) < 0) first = entry
+    map.delete(first![0])
+  }
 }
 
 /**
@@ -59,7 +64,7 @@ export class MemoryLoginStore implements LoginStore {
   private readonly watchers = new Set<StoreWatcher>()
   private readonly sweepUsers = createSweeper(this.users, (userId, user, now) => {
     this.trim(user, now)
-    if (user.live.size === 0 && user.ended.size === 0) this.users.delete(userId)
+    if (user.live.size + user.ended.size + user.history.size === 0) this.users.delete(userId)
   })
 
   private readonly sweepSeries = createSweeper(this.series, (selector, series, now) => {
@@ -72,7 +77,8 @@ export class MemoryLoginStore implements LoginStore {
     const series = options.series === undefined ? undefined : checkSeries(options.series, record)
     const now = this.sweep()
     const user = this.user(record.userId, now)
-    if (user.live.has(record.id) || user.ended.has(record.id) || this.liveSeries(series?.selector, now) !== undefined) {
+    if (user.live.has(record.id) || user.ended.has(record.id) || user.history.has(record.id) ||
+      this.liveSeries(series?.selector, now) !== undefined) {
       throw new Error('createLogin: the login id or series selector is already in use')
     }
     const over = user.live.size + 1 - options.maxPerUser
@@ -95,8 +101,10 @@ export class MemoryLoginStore implements LoginStore {
     const user = this.users.get(userId)
     const live = user?.live.get(loginId)
     if (live !== undefined && live.expiresAt > now) return { status: 'live', login: { ...live.record } }
-    const ended = user?.ended.get(loginId)
-    if (ended !== undefined && ended.until > now) return { status: 'ended', reason: ended.reason }
+    const tombstone = user?.ended.get(loginId)
+    if (tombstone !== undefined && tombstone.until > now) return { status: 'ended', reason: tombstone.reason }
+    const kept = user?.history.get(loginId)
+    if (kept !== undefined && kept.until > now) return { status: 'ended', reason: kept.record.endReason }
     return { status: 'missing' }
   }
 
@@ -114,6 +122,7 @@ export class MemoryLoginStore implements LoginStore {
 
   listLogins (userId: string, options: { limit: number, ended: false }): Promise<LoginRecord[]>
   listLogins (userId: string, options: { limit: number, ended: true }): Promise<EndedLogin[]>
+  listLogins (userId: string, options: { limit: number, ended: boolean }): Promise<LoginRecord[] | EndedLogin[]>
   async listLogins (userId: string, options: { limit: number, ended: boolean }): Promise<LoginRecord[] | EndedLogin[]> {
     checkUserId(userId)
     checkLimit(options)
@@ -121,8 +130,8 @@ export class MemoryLoginStore implements LoginStore {
     const user = this.users.get(userId)
     if (user === undefined) return []
     if (options.ended) {
-      const kept = [...user.ended.values()].filter((ended) => ended.until > now && ended.record !== null)
-      return kept.map((ended) => ({ ...ended.record! })).sort(mostRecentlyEnded).slice(0, options.limit)
+      const kept = [...user.history.values()].filter((entry) => entry.until > now)
+      return kept.map((entry) => ({ ...entry.record })).sort(mostRecentlyEnded).slice(0, options.limit)
     }
     const live = [...user.live.values()].filter((login) => login.expiresAt > now)
     return live.map((login) => ({ ...login.record })).sort(mostRecentlySeen).slice(0, options.limit)
@@ -185,7 +194,7 @@ export class MemoryLoginStore implements LoginStore {
   private user (userId: string, now: number): User {
     let user = this.users.get(userId)
     if (user === undefined) {
-      user = { live: new Map(), ended: new Map() }
+      user = { live: new Map(), ended: new Map(), history: new Map() }
       this.users.set(userId, user)
     }
     this.trim(user, now)
@@ -194,24 +203,22 @@ export class MemoryLoginStore implements LoginStore {
 
   private trim (user: User, now: number): void {
     for (const [id, live] of user.live) if (live.expiresAt <= now) user.live.delete(id)
-    for (const [id, ended] of user.ended) if (ended.until <= now) user.ended.delete(id)
+    for (const [id, tombstone] of user.ended) if (tombstone.until <= now) user.ended.delete(id)
+    for (const [id, kept] of user.history) if (kept.until <= now) user.history.delete(id)
   }
 
   /** Ends a live login: its series goes, its reason stays until it would have expired, its record as history. */
   private end (user: User, id: string, options: EndOptions, now: number): LoginRecord {
     const live = user.live.get(id)!
     user.live.delete(id)
-    if (live.record.series !== undefined) this.series.delete(live.record.series)
-    const keep = options.keepEndedFor > 0
-    user.ended.set(id, {
-      reason: options.reason,
-      until: keep ? Math.max(live.expiresAt, now + options.keepEndedFor) : live.expiresAt,
-      record: keep ? { ...live.record, endedAt: options.now, endReason: options.reason } : null
-    })
-    while (user.ended.size > MAX_ENDED) {
-      let first: [string, Ended] | undefined
-      for (const entry of user.ended) if (first === undefined || entry[1].until < first[1].until) first = entry
-      user.ended.delete(first![0])
+    const series = live.record.series === undefined ? undefined : this.series.get(live.record.series)
+    if (series?.loginId === id) this.series.delete(series.selector)
+    user.ended.set(id, { reason: options.reason, until: live.expiresAt })
+    cap(user.ended, (a, b) => a[1].until - b[1].until || Number(a[0] > b[0]) - Number(a[0] < b[0]))
+    if (options.keepEndedFor > 0) {
+      const record = { ...live.record, endedAt: options.now, endReason: options.reason }
+      user.history.set(id, { record, until: now + options.keepEndedFor })
+      cap(user.history, (a, b) => -mostRecentlyEnded(a[1].record, b[1].record))
     }
     return { ...live.record }
   }

@@ -10,7 +10,10 @@ import type { CreateOptions, EndedLogin, EndOptions, EndReason, LoginRecord, Rem
 
 /** Logins `endLogins` ends per script, and eviction per `createLogin`: about 1 ms of Redis each. */
 export const END_BATCH = 100
-/** Ended records (reason tombstones and history) kept per user: the oldest to expire go first. */
+/**
+ * Reason tombstones, and history records, kept per user (each): past it, the
+ * tombstone to be forgotten first, and the record of the oldest end, go first.
+ */
 export const MAX_ENDED = 1000
 /** Length of `userTag`: 4 base64url characters, 24 bits, over Redis Cluster's 16,384 slots. */
 export const TAG_LENGTH = 4

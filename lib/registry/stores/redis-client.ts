@@ -57,7 +57,7 @@ export function slotOf (key: string): number {
   return crc % 16384
 }
 
-function errorText (err: unknown): string {
+export function errorText (err: unknown): string {
   return err instanceof Error ? err.message : ''
 }
 
@@ -65,7 +65,7 @@ function errorText (err: unknown): string {
  * Runs a script by its SHA1; the source is sent only when the server does not have
  * it (first use, restart, failover, SCRIPT FLUSH), and EVAL caches it again.
  */
-async function evaluate (send: (args: string[]) => Promise<unknown>, script: Script, keys: string[], args: string[]): Promise<unknown> {
+export async function evaluate (send: (args: string[]) => Promise<unknown>, script: Script, keys: string[], args: string[]): Promise<unknown> {
   const tail = [String(keys.length), ...keys, ...args]
   try {
     return await send(['EVALSHA', script.sha, ...tail])
@@ -89,10 +89,9 @@ export async function openDuplicate<T extends RedisClientLike | RedisClusterLike
   return duplicate
 }
 
+/** The app's client: commands routed by their first key. */
 export class RedisLink {
   readonly client: RedisClientLike | RedisClusterLike
-  /** The connection(s) of the writes that WAIT: a WAIT blocks its connection, never the hot path's. */
-  #durable: Promise<RedisClientLike | RedisClusterLike> | undefined
 
   constructor (client: RedisClientLike | RedisClusterLike) {
     this.client = client
@@ -109,33 +108,6 @@ export class RedisLink {
     return evaluate((command) => this.send(keys[0]!, command), script, keys, args)
   }
 
-  /**
-   * Runs a script and then `WAIT replicas timeout` on the same connection, which
-   * is what WAIT counts: resolves the script's reply once `replicas` replicas have
-   * the write, else throws (the write may stand on the primary alone, so a failover
-   * could undo it: the caller must not report success). On a cluster both go to
-   * the slot's master, pinned: a redirect between them would make WAIT count
-   * another node's writes.
-   */
-  async runDurable (script: Script, keys: string[], args: string[], replicas: number, timeout: number): Promise<unknown> {
-    const key = keys[0]!
-    let send = await this.#pinned(key)
-    let reply: unknown
-    try {
-      reply = await evaluate(send, script, keys, args)
-    } catch (err) {
-      if (!/^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(errorText(err))) throw err
-      // The slot moved: a routed command makes the cluster client learn where, then one try there.
-      send = await this.#pinned(key, true)
-      reply = await evaluate(send, script, keys, args)
-    }
-    const acked = Number(await send(['WAIT', String(replicas), String(timeout)]))
-    if (!(acked >= replicas)) {
-      throw new Error(`RedisLoginStore: the write reached ${acked} of ${replicas} replica(s) within ${timeout} ms (replicaTimeout)`)
-    }
-    return reply
-  }
-
   /** Every server the data lives on (a cluster's masters), for `inspect`. */
   nodes (): RedisNode[] {
     const client = this.client
@@ -144,26 +116,5 @@ export class RedisLink {
       name: `Redis ${master.host ?? '?'}:${master.port ?? '?'}`,
       send: async (args) => (await client.nodeClient(master)).sendCommand(args)
     }))
-  }
-
-  async close (): Promise<void> {
-    const durable = this.#durable
-    this.#durable = undefined
-    const connection = await durable?.catch(() => undefined)
-    connection?.destroy()
-  }
-
-  async #pinned (key: string, refresh = false): Promise<(args: string[]) => Promise<unknown>> {
-    this.#durable ??= openDuplicate(this.client).catch((err: unknown) => {
-      this.#durable = undefined
-      throw err
-    })
-    const durable = await this.#durable
-    if (!isCluster(durable)) return (args) => durable.sendCommand(args)
-    if (refresh) await durable.sendCommand(key, false, ['EXISTS', key])
-    const master = durable.slots[slotOf(key)]?.master
-    if (master === undefined) throw new Error(`RedisLoginStore: the cluster has no master for slot ${slotOf(key)}`)
-    const node = await durable.nodeClient(master)
-    return (args) => node.sendCommand(args)
   }
 }

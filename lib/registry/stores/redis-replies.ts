@@ -18,21 +18,24 @@ export function list (reply: unknown, command: string): unknown[] {
   return reply
 }
 
-/** A login from its stored JSON and its lastSeenAt (a score of the `seen` index), or null. */
+/** A login from its stored JSON and its lastSeenAt (a score of the `seen` index: text, or a number in RESP3), or null. */
 export function loginOf (raw: unknown, seen: unknown): LoginRecord | null {
   const json = text(raw)
   const value = json === null ? undefined : parseJson(json)
   if (typeof value !== 'object' || value === null) return null
-  return toLogin({ ...value, lastSeenAt: Number(text(seen)) })
+  return toLogin({ ...value, lastSeenAt: Number(text(seen) ?? seen) })
 }
 
-/** The logins of a reply of pairs (JSON, lastSeenAt); the unreadable ones, or another user's, left out. */
+/**
+ * The logins of a reply of triples (id, JSON, lastSeenAt); the unreadable ones, and
+ * those filed under another id or user, left out.
+ */
 export function loginsOf (reply: unknown, command: string, userId: string): LoginRecord[] {
   const values = list(reply, command)
   const logins: LoginRecord[] = []
-  for (let i = 0; i + 1 < values.length; i += 2) {
-    const login = loginOf(values[i], values[i + 1])
-    if (login !== null && login.userId === userId) logins.push(login)
+  for (let i = 0; i + 2 < values.length; i += 3) {
+    const login = loginOf(values[i + 1], values[i + 2])
+    if (login !== null && login.id === text(values[i]) && login.userId === userId) logins.push(login)
   }
   return logins
 }
@@ -51,16 +54,16 @@ export function reasonOf (raw: unknown): EndReason | null {
   return isReason(reason) ? reason : null
 }
 
-/** The history of a reply of pairs (ended JSON, endedAt). */
+/** The history of a reply of triples (id, ended JSON, endedAt). */
 export function endedLoginsOf (reply: unknown, userId: string): EndedLogin[] {
   const values = list(reply, 'listLogins')
   const logins: EndedLogin[] = []
-  for (let i = 0; i < values.length; i += 2) {
-    const value = endedValue(values[i])
+  for (let i = 0; i + 2 < values.length; i += 3) {
+    const value = endedValue(values[i + 1])
     if (value === null || typeof value.login !== 'object' || value.login === null) continue
     const { endReason, endedAt, lastSeenAt } = value
     const login = toEndedLogin({ ...value.login, lastSeenAt, endedAt, endReason })
-    if (login !== null && login.userId === userId) logins.push(login)
+    if (login !== null && login.id === text(values[i]) && login.userId === userId) logins.push(login)
   }
   return logins
 }

@@ -3,10 +3,10 @@ import { COMMON, USER } from './redis-lua'
 
 /**
  * The Lua scripts of RedisLoginStore (key layout and helpers: redis-lua.ts).
- * Redis runs a script alone, start to end, so each store method is one script:
- * no other client sees it half done, and a check and its consequence (a
- * compare-and-set, a cap) are one step. Every script of a user takes the user's
- * eight keys; every key it touches is one of them.
+ * Redis runs a script alone, start to end, so each store method but listing
+ * (redis-list.ts) is one script: no other client sees it half done, and a check and
+ * its consequence (a compare-and-set, a cap) are one step. Every script of a user
+ * takes the user's ten keys; every key it touches is one of them.
  */
 
 export interface Script {
@@ -22,14 +22,14 @@ function script (preamble: string, body: string): Script {
 /**
  * ARGV: channel, id, login JSON, lastSeenAt, ttl, maxPerUser, onLimit, endedAt,
  * keepEndedFor, maxEnded, endBatch[, selector, series JSON, series expiresAt].
- * Returns { 'limit' } or { 'created', evicted JSON, its lastSeenAt, ... }.
+ * Returns { 'limit' } or { 'created', evicted id, JSON, lastSeenAt, ... }.
  */
 export const CREATE = script(USER, `
 local now = clock()
 trimAll(now)
 local id, selector = ARGV[2], ARGV[12]
 if redis.call('HEXISTS', LOGINS, id) == 1 or redis.call('HEXISTS', ENDED, id) == 1 or
-  (selector and redis.call('HEXISTS', SERIES, selector) == 1) then
+  redis.call('HEXISTS', HISTORY, id) == 1 or (selector and redis.call('HEXISTS', SERIES, selector) == 1) then
   settle()
   return redis.error_reply('ERR createLogin: the login id or series selector is already in use')
 end
@@ -37,19 +37,12 @@ local reply = { 'created' }
 local over = redis.call('ZCARD', SEEN) + 1 - tonumber(ARGV[6])
 if over > 0 then
   if ARGV[7] == 'reject' then return finish({ 'limit' }) end
-  local evicted = {}
-  for _, victim in ipairs(redis.call('ZRANGE', SEEN, 0, math.min(over, tonumber(ARGV[11])) - 1)) do
-    local raw = redis.call('HGET', LOGINS, victim)
-    if raw then
-      reply[#reply + 1] = raw
-      reply[#reply + 1] = endLogin(victim, raw, 'evicted', ARGV[8], tonumber(ARGV[9]), now)
-      evicted[#evicted + 1] = victim
-    else
-      redis.call('ZREM', SEEN, victim)
-    end
-  end
+  local victims = redis.call('ZRANGE', SEEN, 0, math.min(over, tonumber(ARGV[11])) - 1)
+  local evicted, ids = endLogins(victims, 'evicted', ARGV[8], tonumber(ARGV[9]), now)
+  for _, value in ipairs(evicted) do reply[#reply + 1] = value end
+  if #ids < #victims then each('ZREM', SEEN, victims) end
   capEnded(tonumber(ARGV[10]))
-  publish(ARGV[1], evicted)
+  publish(ARGV[1], ids)
 end
 local expires = now + tonumber(ARGV[5])
 if selector then
@@ -63,19 +56,20 @@ redis.call('ZADD', EXPIRY, fmt(expires), id)
 return finish(reply)
 `)
 
-/** ARGV: id. Returns { 'live', JSON, lastSeenAt } or { 'ended', reason or ended JSON } or { 'missing' }. */
+/**
+ * ARGV: id. Returns { 'live', JSON, lastSeenAt }, or { 'ended', reason or ended
+ * JSON } from the tombstone or else the history, or { 'missing' }.
+ */
 export const GET = script(USER, `
 local now, id = clock(), ARGV[1]
-local expires = tonumber(redis.call('ZSCORE', EXPIRY, id))
-if expires and expires > now then
-  local raw = redis.call('HGET', LOGINS, id)
-  if raw then return { 'live', raw, redis.call('ZSCORE', SEEN, id) } end
+local function standing(index, hash)
+  local expires = tonumber(redis.call('ZSCORE', index, id))
+  return expires and expires > now and redis.call('HGET', hash, id)
 end
-local forgetAt = tonumber(redis.call('ZSCORE', ENDED_EXPIRY, id))
-if forgetAt and forgetAt > now then
-  local value = redis.call('HGET', ENDED, id)
-  if value then return { 'ended', value } end
-end
+local raw = standing(EXPIRY, LOGINS)
+if raw then return { 'live', raw, redis.call('ZSCORE', SEEN, id) } end
+local ended = standing(ENDED_EXPIRY, ENDED) or standing(HISTORY_EXPIRY, HISTORY)
+if ended then return { 'ended', ended } end
 return { 'missing' }
 `)
 
@@ -95,36 +89,9 @@ return finish(1)
 `)
 
 /**
- * ARGV: 'live' or 'ended', limit. Returns JSON, score, ...: the live logins with
- * their lastSeenAt, most recently seen first; or the history's ended JSON (and
- * endedAt), most recently ended first. Pages through the index, skipping what
- * expired, so the work is about `limit` entries.
- */
-export const LIST = script(USER, `
-local now, limit = clock(), tonumber(ARGV[2])
-local index, hash, expiry = SEEN, LOGINS, EXPIRY
-if ARGV[1] == 'ended' then index, hash, expiry = HISTORY, ENDED, ENDED_EXPIRY end
-local reply, from = {}, 0
-while #reply < 2 * limit do
-  local page = redis.call('ZREVRANGE', index, from, from + 99, 'WITHSCORES')
-  if #page == 0 then break end
-  for i = 1, #page, 2 do
-    local expires = tonumber(redis.call('ZSCORE', expiry, page[i]))
-    local raw = expires and expires > now and redis.call('HGET', hash, page[i])
-    if raw and #reply < 2 * limit then
-      reply[#reply + 1] = raw
-      reply[#reply + 1] = page[i + 1]
-    end
-  end
-  from = from + 100
-end
-return reply
-`)
-
-/**
  * ARGV: channel, reason, endedAt, keepEndedFor, maxEnded, then 'ids', id... or
- * 'all', limit, except ('' for none). Returns JSON, lastSeenAt, ... of the logins
- * it ended; publishes their ids.
+ * 'all', limit, except ('' for none). Returns id, JSON, lastSeenAt, ... of the
+ * logins it ended; publishes their ids.
  */
 export const END = script(USER, `
 local now = clock()
@@ -143,17 +110,9 @@ if ARGV[6] == 'all' then
 else
   for i = 7, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
-local reply, ended = {}, {}
-for _, id in ipairs(ids) do
-  local raw = redis.call('HGET', LOGINS, id)
-  if raw then
-    reply[#reply + 1] = raw
-    reply[#reply + 1] = endLogin(id, raw, ARGV[2], ARGV[3], tonumber(ARGV[4]), now)
-    ended[#ended + 1] = id
-  elseif ARGV[6] == 'all' then
-    redis.call('ZREM', SEEN, id)
-  end
-end
+local reply, ended = endLogins(ids, ARGV[2], ARGV[3], tonumber(ARGV[4]), now)
+-- An index entry without its record (never made by the store) must not stall the loop of 'all'.
+if ARGV[6] == 'all' and #ended < #ids then each('ZREM', SEEN, ids) end
 capEnded(tonumber(ARGV[5]))
 publish(ARGV[1], ended)
 return finish(reply)

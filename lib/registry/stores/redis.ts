@@ -3,9 +3,11 @@ import {
   checkUpdate, checkUserId, checkWhich, isLoginId, isSelector, userTag
 } from './records'
 import { RedisLink, isCluster, type RedisClientLike, type RedisClusterLike } from './redis-client'
+import { DurableWriter } from './redis-durable'
 import { inspectDurability } from './redis-inspect'
 import { endedLoginsOf, list, loginOf, loginsOf, reasonOf, seriesOf, text } from './redis-replies'
-import { CREATE, END, EXTEND, GET, GET_SERIES, LIST, TOUCH, UPDATE, type Script } from './redis-scripts'
+import { listEntries } from './redis-list'
+import { CREATE, END, EXTEND, GET, GET_SERIES, TOUCH, UPDATE, type Script } from './redis-scripts'
 import { watchEnds, type Heartbeat } from './redis-watch'
 import type {
   CreateOptions, CreateResult, EndedLogin, EndOptions, EndWhich, LoginLookup, LoginRecord, LoginStore, SeriesUpdate,
@@ -29,6 +31,8 @@ export interface RedisLoginStoreOptions {
   heartbeatTimeout?: number
 }
 
+const USER_KEYS = ['logins', 'seen', 'expiry', 'ended', 'ended-expiry', 'history', 'history-order', 'history-expiry']
+
 function check (condition: boolean, message: string): void {
   if (!condition) throw new TypeError(`RedisLoginStore: ${message}`)
 }
@@ -39,14 +43,16 @@ function check (condition: boolean, message: string): void {
  * every write is one Lua script touching only the keys it declares (layout:
  * redis-lua.ts). Every key has a TTL. Reads never go to a replica: they must see
  * the last end. With `replicas`, the writes that end, rotate or extend a login (and
- * `createLogin`, which may evict) WAIT on a connection of their own.
+ * `createLogin`, which may evict) run on a connection of their own, and those that
+ * did WAIT there.
  */
 export class RedisLoginStore implements LoginStore {
   readonly #link: RedisLink
   readonly #prefix: string
   readonly #channel: string
   readonly #replicas: number
-  readonly #replicaTimeout: number
+  /** With `replicas`, the writes that WAIT (redis-durable.ts). */
+  readonly #durable: DurableWriter | undefined
   readonly #heartbeat: Heartbeat
 
   constructor (options: RedisLoginStoreOptions) {
@@ -69,7 +75,7 @@ export class RedisLoginStore implements LoginStore {
     this.#prefix = prefix
     this.#channel = `${prefix}ended`
     this.#replicas = replicas
-    this.#replicaTimeout = replicaTimeout
+    this.#durable = replicas > 0 ? new DurableWriter(client, replicas, replicaTimeout) : undefined
     this.#heartbeat = { interval: heartbeatInterval, timeout: heartbeatTimeout }
   }
 
@@ -87,7 +93,9 @@ export class RedisLoginStore implements LoginStore {
       String(options.maxPerUser), options.onLimit, String(options.now), String(options.keepEndedFor),
       String(MAX_ENDED), String(END_BATCH)]
     if (series !== undefined) args.push(series.selector, JSON.stringify(series), String(series.expiresAt))
-    const reply = list(await this.#write(CREATE, this.#keys(record.userId), args), 'createLogin')
+    // An eviction ends logins, so it waits for the replicas; a login that ends none need not.
+    const evicts = (reply: unknown): boolean => Array.isArray(reply) && reply.length > 1
+    const reply = list(await this.#write(CREATE, this.#keys(record.userId), args, evicts), 'createLogin')
     const status = text(reply[0])
     if (status === 'limit') return { status }
     if (status !== 'created') throw new Error('RedisLoginStore: unexpected reply to createLogin')
@@ -118,11 +126,15 @@ export class RedisLoginStore implements LoginStore {
 
   listLogins (userId: string, options: { limit: number, ended: false }): Promise<LoginRecord[]>
   listLogins (userId: string, options: { limit: number, ended: true }): Promise<EndedLogin[]>
+  listLogins (userId: string, options: { limit: number, ended: boolean }): Promise<LoginRecord[] | EndedLogin[]>
   async listLogins (userId: string, options: { limit: number, ended: boolean }): Promise<LoginRecord[] | EndedLogin[]> {
     checkUserId(userId)
     checkLimit(options)
-    const reply = await this.#link.run(LIST, this.#keys(userId), [options.ended ? 'ended' : 'live', String(options.limit)])
-    return options.ended ? endedLoginsOf(reply, userId) : loginsOf(reply, 'listLogins', userId)
+    const key = (kind: string): string => this.#userKey(userId, kind)
+    if (options.ended) {
+      return endedLoginsOf(await listEntries(this.#link, key('history-order'), key('history-expiry'), key('history'), options.limit), userId)
+    }
+    return loginsOf(await listEntries(this.#link, key('seen'), key('expiry'), key('logins'), options.limit), 'listLogins', userId)
   }
 
   async endLogins (userId: string, which: EndWhich, options: EndOptions): Promise<LoginRecord[]> {
@@ -174,19 +186,23 @@ export class RedisLoginStore implements LoginStore {
   }
 
   /** Closes the connection of the waiting writes, if one was opened (the app's client stays the app's). */
-  close (): Promise<void> {
-    return this.#link.close()
+  async close (): Promise<void> {
+    await this.#durable?.close()
   }
 
   #base (tag: string): string {
     return `${this.#prefix}{${tag}}:`
   }
 
-  /** The user's eight keys (redis-lua.ts). The user id ends each: no two users share one. */
+  /** A key of the user's (redis-lua.ts). The user id ends it: no two users share one. */
+  #userKey (userId: string, kind: string): string {
+    return `${this.#base(userTag(userId))}${kind}:${userId}`
+  }
+
+  /** The user's ten keys, in the scripts' order: eight of the user's, two of its tag's series. */
   #keys (userId: string): string[] {
     const base = this.#base(userTag(userId))
-    return ['logins', 'seen', 'expiry', 'ended', 'ended-expiry', 'history'].map((kind) => `${base}${kind}:${userId}`)
-      .concat(`${base}series`, `${base}series-expiry`)
+    return USER_KEYS.map((kind) => `${base}${kind}:${userId}`).concat(`${base}series`, `${base}series-expiry`)
   }
 
   /** A selector of this user's could exist: well-formed and in the user's slot. */
@@ -195,9 +211,7 @@ export class RedisLoginStore implements LoginStore {
   }
 
   /** A write that ends, rotates or extends a login (or may evict): with `replicas`, confirmed by WAIT. */
-  #write (script: Script, keys: string[], args: string[]): Promise<unknown> {
-    return this.#replicas > 0
-      ? this.#link.runDurable(script, keys, args, this.#replicas, this.#replicaTimeout)
-      : this.#link.run(script, keys, args)
+  #write (script: Script, keys: string[], args: string[], confirm?: (reply: unknown) => boolean): Promise<unknown> {
+    return this.#durable !== undefined ? this.#durable.run(script, keys, args, confirm) : this.#link.run(script, keys, args)
   }
 }

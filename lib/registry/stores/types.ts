@@ -137,6 +137,7 @@ export interface LoginStore {
   listLogins (userId: string, options: { limit: number, ended: false }): Promise<LoginRecord[]>
   /** The ended ones kept as history, most recently ended first (ties: greater id first), at most `limit`. */
   listLogins (userId: string, options: { limit: number, ended: true }): Promise<EndedLogin[]>
+  listLogins (userId: string, options: { limit: number, ended: boolean }): Promise<LoginRecord[] | EndedLogin[]>
   /**
    * Ends these logins of the user (an id of another user's login is ignored), with
    * their series; `except` (for 'all') keeps one. Resolves the logins it ended.
