@@ -15,6 +15,9 @@ const UNSEEN = 30 * DAY
 /** `endAll` ends at most this many logins per store call, so no call blocks the store for long. */
 const END_BATCH = 100
 const DEFAULT_LIST_LIMIT = 100
+/** The first wait before opening the invalidation link again, and the longest. */
+const WATCH_RETRY = 1000
+const MAX_WATCH_RETRY = 30_000
 
 /** A store call whose failure is a StoreError: fail closed, the store's message kept out of the response. */
 export async function guarded<T> (call: () => Promise<T>): Promise<T> {
@@ -45,6 +48,8 @@ export class LoginRegistry {
   readonly #unseen: number
   readonly #cache: LoginCache | undefined
   #unwatch: (() => Promise<void>) | undefined
+  #retry: NodeJS.Timeout | undefined
+  #stopped = false
 
   constructor (options: ResolvedLogins, key: string, report: Reporter, idleTimeout: number | undefined) {
     this.store = options.store
@@ -62,17 +67,31 @@ export class LoginRegistry {
     if (this.store.inspect !== undefined) {
       for (const warning of await this.store.inspect()) log.warn(`fastify-login: login registry: ${warning}`)
     }
-    if (this.#cache === undefined) return
+    if (this.#cache !== undefined) await this.#watch(this.#cache, log, WATCH_RETRY)
+  }
+
+  /**
+   * Opens the invalidation link. Until it is up, and whenever it is down, the cache
+   * is not trusted: every logged-in request reads the store. A link that cannot be
+   * opened is tried again, a little later each time.
+   */
+  async #watch (cache: LoginCache, log: FastifyBaseLogger, wait: number): Promise<void> {
+    if (this.#stopped) return
     try {
-      this.#unwatch = await this.store.watch!(this.#cache.watcher)
+      this.#unwatch = await this.store.watch!(cache.watcher)
     } catch (error) {
-      log.warn({ err: error }, 'fastify-login: login registry: no invalidation link, every logged-in request reads the store')
+      log.warn({ err: error }, `fastify-login: login registry: no invalidation link, every logged-in request reads the store; trying again in ${wait} ms`)
+      this.#retry = setTimeout(() => { this.#watch(cache, log, Math.min(wait * 2, MAX_WATCH_RETRY)).catch(() => {}) }, wait)
+      this.#retry.unref()
     }
   }
 
   async stop (): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#retry)
     await this.#unwatch?.()
     this.#unwatch = undefined
+    await this.store.close?.()
   }
 
   /** The store's user id of an app user id of this registration. */
