@@ -66,6 +66,7 @@ interface StoredSession {
   [key: string]: unknown
   sessionId: string
   encryptedSessionId: string
+  cookie?: { secure?: unknown }
   regenerate (keys?: string[]): Promise<void>
   save (): Promise<void>
 }
@@ -98,7 +99,10 @@ export const storedSessions: SessionAccess = {
   },
   // @fastify/session sends the cookie of `request.session` as it is in its onSend: the new id must be in it.
   carried (request, reply, session) {
-    const id = (session as StoredSession).encryptedSessionId
+    const stored = session as StoredSession
+    // A `secure` session cookie is never sent over plain HTTP: nothing to look for.
+    if (stored.cookie?.secure === true && request.protocol !== 'https') return true
+    const id = stored.encryptedSessionId
     return request.session === (session as unknown) && setCookieValues(reply).some((value) => value === id || value.endsWith(id))
   }
 }
