@@ -143,4 +143,14 @@ describe('@fastify/jwt', () => {
     app.register(require('fastify-login'), { loadUser: async () => null })
     await assert.rejects(app.ready(), { code: 'FST_LOGIN_SETUP', message: /decoratorName: 'jwtPayload'/ })
   })
+
+  test('registered after fastify-login with its default decorator name, the same recipe, not a generic decorator error', async () => {
+    const Fastify = require('fastify')
+    const app = Fastify()
+    await app.register(require('@fastify/cookie'))
+    await app.register(require('@fastify/session'), { secret: 'a-session-secret-that-is-long-enough-0123456789' })
+    await app.register(require('fastify-login'), { loadUser: async () => null })
+    app.register(fastifyJwt, { secret: 'a-jwt-secret-that-is-long-enough-0123456789' })
+    await assert.rejects(app.ready(), { code: 'FST_LOGIN_SETUP', message: /decoratorName: 'jwtPayload'/ })
+  })
 })
