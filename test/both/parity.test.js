@@ -180,7 +180,8 @@ describe('nextInSession', () => {
     const app = await buildApp({
       login: { loginUrl: '/login', nextInSession: true },
       routes: (app) => {
-        app.post('/plant', async (request) => { request.session.set('_login_next', '//evil.com'); return 'ok' })
+        // Where the login keeps its return address: `_<key>:next`.
+        app.post('/plant', async (request) => { request.session.set('_login:next', request.body.next); return 'ok' })
         app.post('/in', async (request, reply) => {
           await reply.loginUser(USERS.get('1'))
           return reply.redirectAfterLogin('/home')
@@ -189,8 +190,11 @@ describe('nextInSession', () => {
     })
     t.after(() => app.close())
     const jar = createJar(app)
-    await jar.post('/plant', {})
+    await jar.post('/plant', { next: '//evil.com' })
     assert.equal((await jar.post('/in', {})).headers.location, '/home')
+    // The same plant with a safe address is followed: the one above was refused for what it held.
+    await jar.post('/plant', { next: '/account' })
+    assert.equal((await jar.post('/in', {})).headers.location, '/account')
   })
 })
 
