@@ -117,6 +117,10 @@ describe('bad options fail at registration, naming the option', () => {
     await assertRejected({ loadUser, exemptMethods: new Set(['OPTIONS']) }, /exemptMethods/, 'exemptMethods Set')
   })
 
+  test('logins.idleTimeout of 0.2 names the top-level idleTimeout it became', async () => {
+    await assertRejected({ loadUser, logins: { idleTimeout: 60 * 60 * 1000 } }, /logins\.idleTimeout.*top-level idleTimeout/, 'logins.idleTimeout')
+  })
+
   test('non-string loginUrl', async () => {
     await assertRejected({ loadUser, loginUrl: 123 }, /loginUrl/, 'loginUrl number')
     await assertRejected({ loadUser, loginUrl: { path: '/login' } }, /loginUrl/, 'loginUrl object')
