@@ -53,12 +53,24 @@ export function isExcluded (request: FastifyRequest): boolean {
   return configOf(request)?.[kExcluded] === true
 }
 
+/**
+ * A connection being upgraded. @fastify/websocket sets `request.ws` in its own
+ * onRequest hook, which runs after this plugin's when it was registered after it
+ * (the usual order), so that flag alone is not enough. Node marks the request
+ * itself: `upgrade` is true only for a request that reached the server's 'upgrade'
+ * listener (which hands it to the router); on the ordinary request path Node sets
+ * it false whatever the headers say, so no client can set it.
+ */
+function isUpgrade (request: FastifyRequest): boolean {
+  return (request as { ws?: unknown }).ws === true || (request.raw as { upgrade?: unknown }).upgrade === true
+}
+
 /** The WebSocket upgrade of a route that serves one: its 101 answer can carry no cookie. */
 export function isWebSocketUpgrade (request: FastifyRequest): boolean {
-  return (request as { ws?: unknown }).ws === true && configOf(request)?.[kWebSocket] === true
+  return isUpgrade(request) && configOf(request)?.[kWebSocket] === true
 }
 
 /** An upgrade @fastify/websocket handles on a route this registration did not see declared: never restored unrotated. */
 export function isUnknownUpgrade (request: FastifyRequest): boolean {
-  return (request as { ws?: unknown }).ws === true && configOf(request)?.[kWebSocket] !== true
+  return isUpgrade(request) && configOf(request)?.[kWebSocket] !== true
 }

@@ -117,6 +117,10 @@ describe('bad options fail at registration, naming the option', () => {
     await assertRejected({ loadUser, exemptMethods: new Set(['OPTIONS']) }, /exemptMethods/, 'exemptMethods Set')
   })
 
+  test('logins.idleTimeout of 0.2 names the top-level idleTimeout it became', async () => {
+    await assertRejected({ loadUser, logins: { idleTimeout: 60 * 60 * 1000 } }, /logins\.idleTimeout.*top-level idleTimeout/, 'logins.idleTimeout')
+  })
+
   test('non-string loginUrl', async () => {
     await assertRejected({ loadUser, loginUrl: 123 }, /loginUrl/, 'loginUrl number')
     await assertRejected({ loadUser, loginUrl: { path: '/login' } }, /loginUrl/, 'loginUrl object')
@@ -220,7 +224,7 @@ describe('defaults', () => {
     }
   })
 
-  test("exemptMethods defaults to ['OPTIONS']: a CORS preflight passes a guard, HEAD, GET and POST do not", async () => {
+  test("exemptMethods defaults to ['OPTIONS']: an anonymous CORS preflight is answered 204 by the guard, HEAD, GET and POST are refused", async () => {
     const app = await buildApp({
       routes (app) {
         app.route({ method: ['GET', 'POST', 'OPTIONS'], url: '/guarded', preHandler: app.loginRequired, handler: async () => 'inside' })
@@ -228,8 +232,8 @@ describe('defaults', () => {
     })
     try {
       let res = await app.inject({ method: 'OPTIONS', url: '/guarded', headers: { origin: 'https://a.example', 'access-control-request-method': 'POST' } })
-      assert.equal(res.statusCode, 200)
-      assert.equal(res.body, 'inside')
+      assert.equal(res.statusCode, 204, 'not refused')
+      assert.equal(res.body, '', 'and the guarded handler never runs for nobody')
       for (const method of ['GET', 'HEAD', 'POST']) {
         res = await app.inject({ method, url: '/guarded' })
         assert.equal(res.statusCode, 401, method)

@@ -7,6 +7,7 @@
 // and users spread over the masters. Then a cluster with a replica per master:
 // the writes that WAIT go to their slot's master and are confirmed there.
 
+require('./support/build') // the tests run dist/: refuse a build older than lib/
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { RedisLoginStore } = require('../dist/registry/stores/redis.js')

@@ -12,6 +12,7 @@
 // tests wait for states (the primary has the write; the promise is settled or
 // not), never for a duration.
 
+require('./support/build') // the tests run dist/: refuse a build older than lib/
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { RedisLoginStore } = require('../dist/registry/stores/redis.js')

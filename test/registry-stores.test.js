@@ -6,6 +6,7 @@
 // Redis store has: keys and their TTLs, corrupt values, scripts, replies,
 // options, the invalidation watcher's link, the durability check.
 
+require('./support/build') // the tests run dist/: refuse a build older than lib/
 const { describe, test, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { MemoryLoginStore } = require('../dist/registry/stores/memory.js')

@@ -53,7 +53,7 @@ function connect (url, cookie) {
 
 /** A listening app: /ws serves a WebSocket behind loginRequired; `upgraded` notes who each upgrade request was. */
 async function wsApp (t) {
-  const events = { theft: [] }
+  const events = { theft: [], rejected: [] }
   const upgraded = []
   const app = await buildApp({
     login: { remember: { secret: REMEMBER_SECRET }, logins: { store: new MemoryLoginStore(), graceMs: GRACE_MS } },
@@ -67,6 +67,7 @@ async function wsApp (t) {
   })
   t.after(() => app.close())
   app.loginManager.on('rememberTheft', (request, userId) => events.theft.push(userId))
+  app.loginManager.on('rememberRejected', (request, reason) => events.rejected.push(reason))
   const origin = (await app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws')
   return { app, events, upgraded, ws: (path, token) => connect(origin + path, `${REMEMBER}=${token}`) }
 }
@@ -78,7 +79,21 @@ async function rememberedToken (app) {
   return { jar, token: jar.cookies[REMEMBER] }
 }
 
-const clearsRemember = (headers) => setCookies({ headers }).some((c) => c.name === REMEMBER && isCleared(c))
+/** The Set-Cookie lines of a raw HTTP response (not an inject() one), read as far as isCleared needs. */
+function rawSetCookies (headers) {
+  return [].concat(headers['set-cookie'] ?? []).map((line) => {
+    const [pair, ...attributes] = line.split(';').map((part) => part.trim())
+    const cookie = { name: pair.slice(0, pair.indexOf('=')), value: pair.slice(pair.indexOf('=') + 1) }
+    for (const attribute of attributes) {
+      const [name, value] = attribute.split('=')
+      if (/^max-age$/i.test(name)) cookie.maxAge = Number(value)
+      if (/^expires$/i.test(name)) cookie.expires = new Date(value)
+    }
+    return cookie
+  })
+}
+
+const clearsRemember = (headers) => rawSetCookies(headers).some((c) => c.name === REMEMBER && isCleared(c))
 
 describe('a WebSocket restore from a registry remember token', () => {
   test('opens without rotating once per validator: a second unrotated restore is refused and the cookie left alone; an ordinary request then rotates it', async (t) => {
@@ -95,6 +110,7 @@ describe('a WebSocket restore from a registry remember token', () => {
     assert.equal(second.opened, false, 'a second WebSocket restore with the same, unrotated token is refused')
     assert.equal(second.statusCode, 401, second.body)
     assert.equal(clearsRemember(second.headers), false, 'the refusal leaves the cookie alone')
+    assert.deepEqual(events.rejected, ['spent'], 'and is reported')
 
     const res = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${token}` } })
     assert.equal(res.json().user?.id, 1, 'the token still restores on an ordinary request')

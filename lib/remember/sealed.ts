@@ -20,6 +20,13 @@ import { MAX_COOKIE_LENGTH } from './transport'
  * secret seals; a cookie opened by an older one is re-issued under the first.
  */
 const PREFIX = '3.'
+/**
+ * Base64url as `seal` writes it. Node's decoder is lenient (it skips characters
+ * outside the alphabet, takes `+`, `/` and `=` too, and ignores the unused low bits
+ * of the last character), so a cookie is checked against this and its decoding
+ * re-encoded: one sealed value has one spelling, and a re-encoded copy is malformed.
+ */
+const BASE64URL = /^[A-Za-z0-9_-]+$/
 const IV_BYTES = 12
 const TAG_BYTES = 16
 
@@ -78,8 +85,10 @@ export class SealedCodec {
 
   open (cookie: string, now: number): Opened {
     if (cookie.length > MAX_COOKIE_LENGTH || !cookie.startsWith(PREFIX)) return { ok: false, reason: 'malformed' }
-    const sealed = Buffer.from(cookie.slice(PREFIX.length), 'base64url')
-    if (sealed.length <= IV_BYTES + TAG_BYTES) return { ok: false, reason: 'malformed' }
+    const text = cookie.slice(PREFIX.length)
+    if (!BASE64URL.test(text)) return { ok: false, reason: 'malformed' }
+    const sealed = Buffer.from(text, 'base64url')
+    if (sealed.length <= IV_BYTES + TAG_BYTES || sealed.toString('base64url') !== text) return { ok: false, reason: 'malformed' }
     let payload: string | null = null
     let index = 0
     for (; index < this.#keys.length && payload === null; index++) payload = this.#open(sealed, this.#keys[index]!)

@@ -130,6 +130,12 @@ export class TokenRemember implements RememberMe {
       outcome = await this.#use(request, reply, token, series, userId)
     }
     if (outcome === 'theft') return false
+    if (outcome === 'spent') {
+      // Refused, and the cookie left alone: it is still the browser's current token, which its
+      // next page rotates. Clearing it here would end remember-me for a browser that opened two sockets.
+      this.#registration.report.rejected(request, 'spent')
+      return false
+    }
     if (outcome !== 'done') return this.#reject(request, reply, outcome === 'changed' ? 'revoked' : outcome)
     await startRestored(this.#registration, request, reply, user, { userId, version, lifetime: series.lifetime, loginId: series.loginId })
     return true

@@ -27,7 +27,7 @@ function protectedRoutes (hits) {
   return (app) => {
     app.get('/protected', { preHandler: app.loginRequired }, async () => { hits.protected = (hits.protected ?? 0) + 1; return { ok: true } })
     app.post('/protected', { preHandler: app.loginRequired }, async () => { hits.protected = (hits.protected ?? 0) + 1; return { ok: true } })
-    app.options('/protected', { preHandler: app.loginRequired }, async (request, reply) => reply.code(204).send())
+    app.options('/protected', { preHandler: app.loginRequired }, async (request, reply) => { hits.options = (hits.options ?? 0) + 1; return reply.code(204).send() })
     app.delete('/protected', { preHandler: app.loginRequired }, async () => ({ deleted: true }))
     app.get('/protected-fresh', { preHandler: app.freshLoginRequired }, async () => { hits.fresh = (hits.fresh ?? 0) + 1; return { ok: true } })
   }
@@ -141,15 +141,24 @@ describe('loginRequired', () => {
 })
 
 describe('exemptMethods', () => {
-  test('a CORS preflight (OPTIONS) passes by default, HEAD is guarded like GET', async (t) => {
-    const app = await buildApp({ routes: protectedRoutes({}) })
+  test('a CORS preflight (OPTIONS) is not refused by default: the guard answers it 204, the handler never runs; HEAD is guarded like GET', async (t) => {
+    const hits = {}
+    const app = await buildApp({ routes: protectedRoutes(hits) })
     t.after(() => app.close())
 
     const preflight = { origin: 'https://app.example.com', 'access-control-request-method': 'PUT' }
     const options = await app.inject({ method: 'OPTIONS', url: '/protected', headers: preflight })
     assert.equal(options.statusCode, 204)
+    assert.equal(options.body, '')
+    assert.equal(hits.options, undefined, 'no guarded handler runs for nobody')
     const head = await app.inject({ method: 'HEAD', url: '/protected' })
     assert.equal(head.statusCode, 401)
+
+    // With a login the preflight reaches its handler, like any guarded request.
+    const jar = createJar(app)
+    await jar.post('/login', { id: 1 })
+    assert.equal((await jar.request({ method: 'OPTIONS', url: '/protected', headers: preflight })).statusCode, 204)
+    assert.equal(hits.options, 1)
   })
 
   test('an OPTIONS request that is not a preflight is guarded: it would run the handler of an app.all() route', async (t) => {
@@ -159,8 +168,10 @@ describe('exemptMethods', () => {
     t.after(() => app.close())
     assert.equal((await app.inject({ method: 'OPTIONS', url: '/report' })).statusCode, 401)
     assert.equal((await app.inject({ method: 'OPTIONS', url: '/report', headers: { origin: 'https://a.example' } })).statusCode, 401)
+    // A real preflight is not refused, and still does not reach the handler: the guard answers it.
     const preflight = await app.inject({ method: 'OPTIONS', url: '/report', headers: { origin: 'https://a.example', 'access-control-request-method': 'GET' } })
-    assert.equal(preflight.statusCode, 200)
+    assert.equal(preflight.statusCode, 204)
+    assert.equal(preflight.body, '', 'nothing of the handler\'s answer')
   })
 
   test('a custom list replaces the default', async (t) => {
@@ -169,10 +180,18 @@ describe('exemptMethods', () => {
     t.after(() => app.close())
 
     const get = await app.inject({ method: 'GET', url: '/protected' })
-    assert.equal(get.statusCode, 200, 'GET is exempt')
-    assert.equal(hits.protected, 1)
+    assert.equal(get.statusCode, 204, 'GET is exempt: not refused, answered by the guard')
+    assert.equal(get.body, '')
+    assert.equal(hits.protected, undefined, 'the guarded handler never runs for nobody')
     assert.equal((await app.inject({ method: 'POST', url: '/protected', payload: {} })).statusCode, 401)
     assert.equal((await app.inject({ method: 'OPTIONS', url: '/protected' })).statusCode, 401, 'OPTIONS is no longer exempt')
+    const preflight = { origin: 'https://app.example.com', 'access-control-request-method': 'PUT' }
+    assert.equal((await app.inject({ method: 'OPTIONS', url: '/protected', headers: preflight })).statusCode, 401, 'not even as a preflight')
+
+    const jar = createJar(app)
+    await jar.post('/login', { id: 1 })
+    assert.equal((await jar.get('/protected')).statusCode, 200, 'with a login the handler runs')
+    assert.equal(hits.protected, 1)
   })
 })
 

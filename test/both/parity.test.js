@@ -9,7 +9,6 @@ const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const fastifyFlash = require('@fastify/flash')
 const { buildApp, createJar, USERS, REMEMBER_SECRET, SESSION_COOKIE } = require('../helper')
-const { createLogCapture } = require('../support/log')
 
 const html = { accept: 'text/html' }
 
@@ -144,15 +143,17 @@ describe('loginMessage and refreshMessage', () => {
     assert.deepEqual((await jar.get('/login')).json(), { info: [] })
   })
 
-  test('without @fastify/flash they are ignored, with a start-up warning', async (t) => {
-    const logs = createLogCapture()
-    const app = await buildApp({
-      fastify: { logger: { level: 'warn', stream: logs.stream } },
-      login: { loginUrl: '/login', loginMessage: 'Please log in.' }
-    })
-    t.after(() => app.close())
-    assert.match(logs.atLeast(40).map((e) => e.msg).join('\n'), /loginMessage and refreshMessage are ignored: register @fastify\/flash/)
-    assert.equal((await app.inject({ url: '/private', headers: html })).statusCode, 302)
+  test('without @fastify/flash, start-up fails (FST_LOGIN_SETUP) naming them and what to register', async () => {
+    for (const option of ['loginMessage', 'refreshMessage', 'loginEndedMessage']) {
+      await assert.rejects(
+        buildApp({ login: { loginUrl: '/login', [option]: 'Please log in.' } }),
+        (error) => {
+          assert.equal(error.code, 'FST_LOGIN_SETUP', option)
+          assert.match(error.message, new RegExp(`${option}.*@fastify/flash`), option)
+          return true
+        }
+      )
+    }
   })
 })
 
@@ -179,7 +180,8 @@ describe('nextInSession', () => {
     const app = await buildApp({
       login: { loginUrl: '/login', nextInSession: true },
       routes: (app) => {
-        app.post('/plant', async (request) => { request.session.set('_login_next', '//evil.com'); return 'ok' })
+        // Where the login keeps its return address: `_<key>:next`.
+        app.post('/plant', async (request) => { request.session.set('_login:next', request.body.next); return 'ok' })
         app.post('/in', async (request, reply) => {
           await reply.loginUser(USERS.get('1'))
           return reply.redirectAfterLogin('/home')
@@ -188,8 +190,11 @@ describe('nextInSession', () => {
     })
     t.after(() => app.close())
     const jar = createJar(app)
-    await jar.post('/plant', {})
+    await jar.post('/plant', { next: '//evil.com' })
     assert.equal((await jar.post('/in', {})).headers.location, '/home')
+    // The same plant with a safe address is followed: the one above was refused for what it held.
+    await jar.post('/plant', { next: '/account' })
+    assert.equal((await jar.post('/in', {})).headers.location, '/account')
   })
 })
 

@@ -191,37 +191,49 @@ describe('revoking logins', () => {
 })
 
 describe('remember-me as a rotating token', () => {
-  test('the cookie is 2.<selector>.<validator> signed; the store keeps no validator', async (t) => {
+  test('the cookie is 4.<selector>.<validator>.<signature>; the selector starts with its user\'s tag; the store keeps no validator', async (t) => {
     const store = new MemoryLoginStore()
     const { app } = await setup({ store })
     t.after(() => app.close())
-    const jar = await loggedIn(app, 1, { remember: true })
-    const cookie = jar.cookies[REMEMBER]
-    const match = /^2\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\.[A-Za-z0-9+/=_-]+$/.exec(cookie)
-    assert.ok(match, cookie)
-    const series = await store.getSeries(match[1])
+    const TOKEN = /^4\.([A-Za-z0-9_-]{4})([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\.[A-Za-z0-9+/]{43}$/
+    const [first, second, other] = [await loggedIn(app, 1, { remember: true }), await loggedIn(app, 1, { remember: true }), await loggedIn(app, 2, { remember: true })]
+      .map((jar) => TOKEN.exec(jar.cookies[REMEMBER]))
+    assert.ok(first && second && other, 'format 4')
+    assert.equal(first[1], second[1], 'one user, one tag: a user\'s series share a Redis Cluster slot')
+    assert.notEqual(first[2], second[2], 'the rest of the selector is random')
+    assert.notEqual(first[1], other[1], 'another user, another tag')
+    const series = await store.getSeries(first[1] + first[2])
     assert.equal(series.userId, 'login:1', "user ids in the store are the login's key and the id: several logins can share a store")
-    assert.ok(!JSON.stringify(series).includes(match[2]), 'only a hash of the validator is stored')
+    assert.ok(!JSON.stringify(series).includes(first[3]), 'only a hash of the validator is stored')
+    const [login] = (await app.loginManager.listLogins(1)).filter((l) => l.id === series.loginId)
+    assert.ok(login, 'the series backs a listed login')
+    assert.ok(!JSON.stringify(login).includes(first[3]) && !JSON.stringify(login).includes(first[2]), 'the listed record holds neither the validator nor the selector')
   })
 
-  test('each restore rotates the validator: a new cookie that works, the login listed as remembered', async (t) => {
+  test('each restore rotates the validator and keeps the login: the same id and record, made by credentials, lastSeenAt moved', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
     const { app, events } = await setup()
     t.after(() => app.close())
     const jar = await loggedIn(app, 1, { remember: true })
+    const [login] = await app.loginManager.listLogins(1)
+    assert.equal(login.method, 'credentials')
+    assert.equal(login.remembered, true)
     const first = jar.cookies[REMEMBER]
     delete jar.cookies[SESSION_COOKIE]
 
+    t.mock.timers.tick(5000)
     const res = await jar.get('/remembered')
-    assert.deepEqual(res.json().remembered, true)
+    assert.deepEqual(res.json(), { remembered: true, loginId: login.id }, 'request.loginId is the login\'s id, as listed')
     assert.notEqual(jar.cookies[REMEMBER], first, 'rotated')
     assert.equal(events.restored, 1)
     const { logins } = (await jar.get('/logins')).json()
-    assert.equal(logins.length, 1, 'the restore replaced the login it came from')
-    assert.equal(logins[0].method, 'remember')
-    assert.equal(logins[0].remembered, true)
+    assert.deepEqual(logins, [{ ...login, lastSeenAt: login.createdAt + 5000 }], 'one record, the same one: only lastSeenAt moved, to the restore')
 
     delete jar.cookies[SESSION_COOKIE]
+    t.mock.timers.tick(5000)
     assert.equal((await me(jar)).user?.id, 1, 'the rotated cookie restores again')
+    assert.deepEqual((await jar.get('/remembered')).json(), { remembered: true, loginId: login.id }, 'still the same login')
+    assert.deepEqual(await app.loginManager.listLogins(1), [{ ...login, lastSeenAt: login.createdAt + 10000 }])
   })
 
   test('a copied cookie used after the real one rotated (outside the grace window) revokes the login and emits rememberTheft', async (t) => {
@@ -320,13 +332,23 @@ describe('remember-me as a rotating token', () => {
     const { app } = await setup()
     t.after(() => app.close())
     const real = [await loggedIn(app, 1, { remember: true }), await loggedIn(app, 2, { remember: true })].map((jar) => jar.cookies[REMEMBER])
-    const b64url = fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'), minLength: 0, maxLength: 50 })
-    const mutate = fc.tuple(fc.constantFrom(...real), fc.nat(), fc.constantFrom(...'Aa0-_.%x')).map(([value, i, ch]) => {
+    const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const b64url = fc.string({ unit: fc.constantFrom(...B64URL), minLength: 0, maxLength: 50 })
+    const exactly = (n, chars) => fc.string({ unit: fc.constantFrom(...chars), minLength: n, maxLength: n })
+    const mutate = fc.tuple(fc.constantFrom(...real), fc.nat(), fc.constantFrom(...'Aa0-_.%x+/')).map(([value, i, ch]) => {
       const k = i % value.length
       return value.slice(0, k) + ch + value.slice(k + 1)
     })
+    // Format 4 to the character: a real user's tag, a random rest of the selector, a validator and a signature.
+    const forged = fc.tuple(fc.constantFrom(...real.map((value) => value.slice(2, 6))), exactly(22, B64URL), exactly(43, B64URL), exactly(43, B64URL.slice(0, 62) + '+/'))
+      .map(([tag, rest, validator, signature]) => `4.${tag}${rest}.${validator}.${signature}`)
+    // A real selector and signature around another validator, or a real token's parts swapped between the two users.
+    const spliced = fc.tuple(fc.constantFrom(...real), fc.constantFrom(...real), exactly(43, B64URL), fc.boolean()).map(([a, b, validator, fresh]) => {
+      const [, selector, , signature] = a.split('.')
+      return `4.${selector}.${fresh ? validator : b.split('.')[2]}.${signature}`
+    })
     await fc.assert(fc.asyncProperty(
-      fc.oneof(fc.string({ maxLength: 200 }), fc.tuple(b64url, b64url, b64url).map((parts) => '2.' + parts.join('.')), mutate),
+      fc.oneof(fc.string({ maxLength: 200 }), fc.tuple(b64url, b64url, b64url).map((parts) => '4.' + parts.join('.')), forged, spliced, mutate),
       async (value) => {
         fc.pre(!real.includes(value))
         const res = await app.inject({ url: '/me', headers: { cookie: `${REMEMBER}=${encodeURIComponent(value)}` } })
@@ -526,31 +548,38 @@ describe('logging out everywhere reaches every remember cookie', () => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
     const DAY = 24 * 60 * 60 * 1000
     const { app } = await setup({
-      login: { remember: { secret: REMEMBER_SECRET, refresh: true, maxAge: 30 * DAY }, logins: { store: new MemoryLoginStore(), idleTimeout: DAY } }
+      login: { remember: { secret: REMEMBER_SECRET, refresh: true, maxAge: 30 * DAY }, logins: { store: new MemoryLoginStore() }, idleTimeout: DAY }
     })
     t.after(() => app.close())
     const laptop = await loggedIn(app, 1, { remember: true })
     const copied = laptop.cookies[REMEMBER]
-    t.mock.timers.tick(10 * DAY)
-    assert.equal((await me(laptop)).user?.id, 1, 'an active login: refresh extends the series')
+    // Used twice a day for 10 days, the session login never idles out: refresh extends the series without rotating it.
+    for (let i = 0; i < 20; i++) {
+      t.mock.timers.tick(DAY / 2)
+      assert.deepEqual(await me(laptop), { user: USERS.get('1'), authenticatedBy: 'session', fresh: true }, 'an active login')
+    }
+    assert.equal(laptop.cookies[REMEMBER], copied, 'the copy is still the current token')
     t.mock.timers.tick(21 * DAY)
     const phone = await loggedIn(app, 1)
+    const listed = await app.loginManager.listLogins(1)
+    assert.equal(listed.length, 2, 'past the first 30 days the laptop\'s login stands, kept by its extended series')
     await phone.post('/logout-everywhere')
     const thief = await app.inject({ url: '/me', cookies: { [REMEMBER]: copied } })
     assert.equal(thief.json().user, null)
   })
 
-  test('a restore that replaces a login while revokeLogins runs is ended too', async (t) => {
+  test('a restore while revokeLogins runs is ended too: it keeps the login\'s id, so the end reaches the restored session', async (t) => {
     const inner = new MemoryLoginStore()
-    let duringDelete = null
+    let duringEnd = null
+    let ran = false
     const store = new Proxy(inner, {
       get (target, name) {
         const value = Reflect.get(target, name)
-        if (name !== 'deleteLogins') return typeof value === 'function' ? value.bind(target) : value
+        if (name !== 'endLogins') return typeof value === 'function' ? value.bind(target) : value
         return async (...args) => {
-          const hook = duringDelete
-          duringDelete = null
-          if (hook) await hook()
+          const hook = duringEnd
+          duringEnd = null
+          if (hook) { await hook(); ran = true }
           return value.apply(target, args)
         }
       }
@@ -560,10 +589,15 @@ describe('logging out everywhere reaches every remember cookie', () => {
     const other = await loggedIn(app, 1, { remember: true })
     const copy = other.cookies[REMEMBER]
     const thief = createJar(app)
-    // Between the listing and the deletion, the copy restores: the listed login is replaced by a new one.
-    duringDelete = async () => { thief.cookies[REMEMBER] = copy; await thief.get('/me') }
+    // As revokeLogins reaches the store, the copy restores: a session login, its cookie rotated.
+    duringEnd = async () => {
+      thief.cookies[REMEMBER] = copy
+      assert.equal((await me(thief)).authenticatedBy, 'remember')
+    }
     await app.loginManager.revokeLogins(1)
-    assert.equal((await me(thief)).user, null, 'the login made meanwhile is ended as well')
+    assert.ok(ran, 'the restore ran while revokeLogins was under way')
+    assert.equal((await me(thief)).user, null, 'the restored session is ended as well')
+    assert.equal((await me(other)).user, null)
     assert.deepEqual(await app.loginManager.listLogins(1), [])
   })
 })

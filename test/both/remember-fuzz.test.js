@@ -3,7 +3,9 @@
 // Property-based tests of the remember cookie: whatever value a client sends as
 // remember_token, the request is anonymous (and the cookie cleared) unless the value
 // is, unchanged, a cookie the server issued, and then it is exactly that cookie's
-// user. Never a 5xx; the loader only ever sees ids that were issued.
+// user. Never a 5xx; the loader only ever sees ids that were issued. The cookie is
+// format 3, `3.<base64url(iv ‖ AES-256-GCM(payload) ‖ tag)>`: the mutations work on
+// its text and on the bytes under it, so that they reach AES-GCM as well as the parser.
 
 require('../support/session-plugins').onBothPlugins(__filename)
 const { describe, test, before, after } = require('node:test')
@@ -15,6 +17,8 @@ const REMEMBER = 'remember_token'
 const NUM_RUNS = 300
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 const MUTATION_CHARS = BASE64URL + '+/=.%;, "\\\u0000\u0001\t\u007f\u00e9\u00ff\u2603'
+const IV = 12
+const TAG = 16
 
 let app
 const calls = []
@@ -100,6 +104,12 @@ async function checkCookie (seen, headerValue = toHeaderValue(seen)) {
 
 const wellFormed = (s) => s.isWellFormed()
 const segments = (v) => v.split('.')
+/** The bytes under a `3.<base64url>` value (Node's lenient decoding of whatever follows the first dot). */
+const bytesOf = (v) => Buffer.from(v.slice(v.indexOf('.') + 1), 'base64url')
+/** A value with its bytes changed, spelled in canonical base64url after the same prefix. */
+const withBytes = (v, change) => v.slice(0, v.indexOf('.') + 1) + Buffer.from(change(bytesOf(v))).toString('base64url')
+/** The iv, the ciphertext and the tag of an issued cookie. */
+const piecesOf = (v) => { const b = bytesOf(v); return [b.subarray(0, IV), b.subarray(IV, b.length - TAG), b.subarray(b.length - TAG)] }
 
 // Mutations of a cookie: each arbitrary gives a function string -> string.
 const at = (s, i) => (s.length === 0 ? 0 : i % (s.length + 1))
@@ -119,7 +129,25 @@ const alphabetSwapArb = fc.array(fc.boolean(), { minLength: 1, maxLength: 120 })
     const swap = { '-': '+', _: '/', '+': '-', '/': '_' }
     return [...s].map((ch, i) => (mask[i % mask.length] && swap[ch] ? swap[ch] : ch)).join('')
   })
-const mutationArb = fc.oneof(flipArb, insertArb, deleteArb, truncateArb, duplicateSegmentArb, shuffleSegmentsArb, alphabetSwapArb)
+// Byte-level mutations of the sealed part: a bit of the IV, the ciphertext or the tag
+// (GCM is a stream cipher: a flipped ciphertext bit flips the payload, only the tag
+// stops it), bytes cut from either end (a short tag) or inserted anywhere.
+const regionArb = fc.constantFrom('iv', 'ciphertext', 'tag')
+const bitFlipArb = fc.tuple(regionArb, fc.nat(), fc.integer({ min: 0, max: 7 }))
+  .map(([region, i, bit]) => (s) => withBytes(s, (b) => {
+    if (b.length === 0) return b
+    const [from, to] = { iv: [0, IV], ciphertext: [IV, b.length - TAG], tag: [b.length - TAG, b.length] }[region]
+    const k = to > from && from >= 0 ? from + (i % (to - from)) : i % b.length
+    const out = Buffer.from(b)
+    out[k] ^= 1 << bit
+    return out
+  }))
+const byteCutArb = fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 20 }))
+  .map(([atEnd, n]) => (s) => withBytes(s, (b) => (atEnd ? b.subarray(0, Math.max(0, b.length - n)) : b.subarray(n))))
+const byteInsertArb = fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 16 }))
+  .map(([i, bytes]) => (s) => withBytes(s, (b) => { const k = i % (b.length + 1); return Buffer.concat([b.subarray(0, k), bytes, b.subarray(k)]) }))
+const mutationArb = fc.oneof(flipArb, insertArb, deleteArb, truncateArb, duplicateSegmentArb, shuffleSegmentsArb, alphabetSwapArb,
+  bitFlipArb, byteCutArb, byteInsertArb)
 
 describe('remember_token fuzzing', () => {
   test('arbitrary strings (any code unit, percent-encoded where a header needs it) are anonymous and cleared', async () => {
@@ -129,24 +157,29 @@ describe('remember_token fuzzing', () => {
     ), { numRuns: NUM_RUNS })
   })
 
-  test('unicode strings, with and without the 1. format prefix, are anonymous and cleared', async () => {
+  test('unicode strings, with and without the 3. format prefix (or the 1. of 0.2), are anonymous and cleared', async () => {
     await fc.assert(fc.asyncProperty(
       fc.string({ unit: 'grapheme', maxLength: 120 }),
-      fc.boolean(),
-      async (value, prefixed) => checkCookie(prefixed ? '1.' + value : value)
+      fc.constantFrom('', '3.', '1.'),
+      async (value, prefix) => checkCookie(prefix + value)
     ), { numRuns: NUM_RUNS })
   })
 
-  test('well-formed but forged cookies (1.<base64url>.<base64>) are anonymous and cleared', async () => {
+  test('well-formed but forged cookies (3.<base64url>, any bytes, and 0.2\'s 1.<base64url>.<base64>) are anonymous and cleared', async () => {
     const b64url = fc.string({ unit: fc.constantFrom(...BASE64URL), minLength: 0, maxLength: 120 })
     const b64 = fc.string({ unit: fc.constantFrom(...BASE64URL.slice(0, 62) + '+/'), minLength: 0, maxLength: 60 })
+    // Canonical base64url of any bytes, as long as a real cookie's and around it: these all reach AES-GCM.
+    const sealed = fc.uint8Array({ minLength: 0, maxLength: 90 }).map((bytes) => Buffer.from(bytes).toString('base64url'))
     await fc.assert(fc.asyncProperty(
-      fc.constantFrom('1', '2', '0', ''), b64url, b64,
-      async (format, sealed, signature) => checkCookie(`${format}.${sealed}.${signature}`)
+      fc.oneof(
+        fc.tuple(fc.constantFrom('3', '4', '1', '0', ''), fc.oneof(sealed, b64url)).map(([format, body]) => `${format}.${body}`),
+        fc.tuple(fc.constantFrom('1', '3', ''), b64url, b64).map(([format, body, signature]) => `${format}.${body}.${signature}`)
+      ),
+      async (value) => checkCookie(value)
     ), { numRuns: NUM_RUNS })
   })
 
-  test('mutations of a valid cookie (flips, insertions, deletions, truncations, duplicated or swapped segments, alphabet swaps) are anonymous and cleared; only the unmodified cookie logs in, as its own user', async () => {
+  test('mutations of a valid cookie (flips, insertions, deletions, truncations, duplicated or swapped segments, alphabet swaps; bit flips in the IV, ciphertext or tag, bytes cut or inserted) are anonymous and cleared; only the unmodified cookie logs in, as its own user', async () => {
     await fc.assert(fc.asyncProperty(
       fc.constantFrom(cookie1, cookie2),
       fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
@@ -154,16 +187,21 @@ describe('remember_token fuzzing', () => {
     ), { numRuns: NUM_RUNS * 2 })
   })
 
-  test('segments spliced from valid cookies of different users (and of the same user) never log in anyone else', async () => {
+  test('sealed parts spliced from valid cookies of different users (and of the same user) never log in anyone else', async () => {
     const sources = [cookie1, cookie1b, cookie2]
     await fc.assert(fc.asyncProperty(
-      fc.array(fc.nat({ max: sources.length - 1 }), { minLength: 3, maxLength: 3 }),
-      fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 2, maxLength: 4 }),
-      async (from, order) => {
-        // Part k of the result comes from cookie `from[k]`; `order` also allows reordering and repeating parts.
-        const parts = order.map((k) => segments(sources[from[k]])[k])
-        await checkCookie(parts.join('.'))
-      }
+      fc.oneof(
+        // The iv, ciphertext and tag: piece k of the result comes from cookie `from[k]`;
+        // `order` also allows reordering and repeating pieces.
+        fc.tuple(
+          fc.array(fc.nat({ max: sources.length - 1 }), { minLength: 3, maxLength: 3 }),
+          fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 2, maxLength: 4 })
+        ).map(([from, order]) => '3.' + Buffer.concat(order.map((k) => piecesOf(sources[from[k]])[k])).toString('base64url')),
+        // The text of two cookies cut anywhere and joined.
+        fc.tuple(fc.nat({ max: sources.length - 1 }), fc.nat({ max: sources.length - 1 }), fc.nat(), fc.nat())
+          .map(([a, b, i, j]) => sources[a].slice(0, i % (sources[a].length + 1)) + sources[b].slice(j % (sources[b].length + 1)))
+      ),
+      async (value) => checkCookie(value)
     ), { numRuns: NUM_RUNS })
   })
 
@@ -228,5 +266,9 @@ describe('remember_token fuzzing', () => {
     assert.ok(calls.length > 0, 'the valid cookies reached the loader')
     assert.deepEqual([...new Set(calls)].sort(), issuedIds, 'every issued id was loaded, nothing else')
     assert.ok(events.rejected.length > NUM_RUNS, 'the properties produced rejected cookies')
+    // Both layers were reached: values refused for their shape, and values that were
+    // canonical format 3 and refused by AES-GCM.
+    assert.ok(events.rejected.includes('malformed'), 'some values were malformed')
+    assert.ok(events.rejected.includes('signature'), 'some values reached AES-GCM and did not open')
   })
 })
