@@ -20,9 +20,6 @@
  */
 
 const FORMAT = '1.'
-const FIELDS = 8
-const TIME = /^[0-9a-z]{1,10}$/
-const WORD = /^[A-Za-z0-9_-]*$/
 
 export interface LoginState {
   userId: string
@@ -73,9 +70,23 @@ function duration (ms: number | undefined): string {
   return ms === undefined ? '' : Math.ceil(ms / 1000).toString(36)
 }
 
-function parseTime (text: string): number | undefined | null {
-  if (text === '') return undefined
-  return TIME.test(text) ? parseInt(text, 36) * 1000 : null
+/**
+ * A time (or duration) field: base-36 digits only, at most 10 of them; undefined
+ * when empty, null when malformed. No regular expression: this runs on every
+ * logged-in request. A malformed time must not read as NaN, which no comparison
+ * would ever find expired.
+ */
+function parseTime (raw: string, start: number, end: number): number | undefined | null {
+  if (start === end) return undefined
+  if (end - start > 10) return null
+  let value = 0
+  for (let i = start; i < end; i++) {
+    const code = raw.charCodeAt(i)
+    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 122 ? code - 87 : -1
+    if (digit === -1) return null
+    value = value * 36 + digit
+  }
+  return value * 1000
 }
 
 export function encodeState (state: LoginState): string {
@@ -84,33 +95,37 @@ export function encodeState (state: LoginState): string {
     state.version + '.' + (state.loginId ?? '') + '.' + state.userId
 }
 
-/** The login state in `raw` (a session value), or undefined when it is not one. */
+/**
+ * The login state in `raw` (a session value), or undefined when it is not one. The
+ * fingerprint, version and login id need no check of their own: they are only ever
+ * compared with what the server computes, and a wrong one simply does not match.
+ */
 export function decodeState (raw: unknown): LoginState | undefined {
   if (typeof raw !== 'string' || !raw.startsWith(FORMAT)) return undefined
-  const fields: string[] = []
-  let start = FORMAT.length
-  for (let i = 0; i < FIELDS; i++) {
-    const dot = raw.indexOf('.', start)
-    if (dot === -1) return undefined
-    fields.push(raw.slice(start, dot))
-    start = dot + 1
-  }
-  const [fresh, started, seen, remember, impersonation, fingerprint, version, loginId] = fields as [string, string, string, string, string, string, string, string]
-  const freshAt = parseTime(fresh)
-  const startedAt = parseTime(started)
-  const seenAt = parseTime(seen)
-  const lifetime = parseTime(remember)
-  const impersonationEnds = parseTime(impersonation)
-  if (freshAt === null || startedAt == null || seenAt === null || lifetime === null || lifetime === 0 ||
-    impersonationEnds === null || !WORD.test(fingerprint) || !WORD.test(version) || !WORD.test(loginId)) {
+  const a = FORMAT.length - 1
+  const b = raw.indexOf('.', a + 1)
+  const c = b === -1 ? -1 : raw.indexOf('.', b + 1)
+  const d = c === -1 ? -1 : raw.indexOf('.', c + 1)
+  const e = d === -1 ? -1 : raw.indexOf('.', d + 1)
+  const f = e === -1 ? -1 : raw.indexOf('.', e + 1)
+  const g = f === -1 ? -1 : raw.indexOf('.', f + 1)
+  const h = g === -1 ? -1 : raw.indexOf('.', g + 1)
+  const i = h === -1 ? -1 : raw.indexOf('.', h + 1)
+  if (i === -1) return undefined
+  const freshAt = parseTime(raw, a + 1, b)
+  const startedAt = parseTime(raw, b + 1, c)
+  const seenAt = parseTime(raw, c + 1, d)
+  const remember = parseTime(raw, d + 1, e)
+  const impersonationEnds = parseTime(raw, e + 1, f)
+  if (freshAt === null || startedAt == null || seenAt === null || remember === null || remember === 0 || impersonationEnds === null) {
     return undefined
   }
   return {
-    userId: raw.slice(start),
-    loginId: loginId === '' ? undefined : loginId,
-    fingerprint,
-    version,
-    remember: lifetime,
+    userId: raw.slice(i + 1),
+    loginId: h + 1 === i ? undefined : raw.slice(h + 1, i),
+    fingerprint: raw.slice(f + 1, g),
+    version: raw.slice(g + 1, h),
+    remember,
     startedAt,
     seenAt,
     freshAt,
