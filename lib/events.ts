@@ -45,7 +45,8 @@ export interface LoginChannelMessage {
   request: FastifyRequest | null
   key: string
   userId: string | null
-  reason?: string
+  /** On `fastify-login:ended` only: why the login ended. */
+  reason?: LoginEndReason
 }
 
 // Channels are process-wide by name; `hasSubscribers` keeps an unobserved publish to one property read.

@@ -44,6 +44,8 @@ export class LoginManager extends EventEmitter<LoginEvents> {
   /** Login registry: the user's logins that stand, most recently seen first (or, with `ended`, the ended ones kept). */
   listLogins (userId: string | number, options?: ListLoginsOptions & { ended?: false }): Promise<LoginInfo[]>
   listLogins (userId: string | number, options: ListLoginsOptions & { ended: true }): Promise<EndedLoginInfo[]>
+  /** `ended` not known until run time (an option passed through): either list. */
+  listLogins (userId: string | number, options: ListLoginsOptions): Promise<LoginInfo[] | EndedLoginInfo[]>
   async listLogins (userId: string | number, options: ListLoginsOptions = {}): Promise<LoginInfo[] | EndedLoginInfo[]> {
     return this.#need('listLogins').list(String(userId), options)
   }
