@@ -45,7 +45,8 @@ export interface LoginChannelMessage {
   request: FastifyRequest | null
   key: string
   userId: string | null
-  reason?: string
+  /** On `fastify-login:ended` only: why the login ended. */
+  reason?: LoginEndReason
 }
 
 // Channels are process-wide by name; `hasSubscribers` keeps an unobserved publish to one property read.
@@ -62,15 +63,12 @@ function publish (name: keyof typeof channels, message: () => LoginChannelMessag
   if (target.hasSubscribers) target.publish(message())
 }
 
-/** The events of one registration (`fastify.loginManager` extends it). */
-export class LoginEmitter extends EventEmitter<LoginEvents> {}
-
 /** Reports the decisions of one registration (internal: the app sees the events and channels). */
 export class Reporter {
-  readonly #events: LoginEmitter
+  readonly #events: EventEmitter<LoginEvents>
   readonly #key: string
 
-  constructor (events: LoginEmitter, key: string) {
+  constructor (events: EventEmitter<LoginEvents>, key: string) {
     this.#events = events
     this.#key = key
   }

@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events'
 import { LoginError } from './errors'
-import { LoginEmitter } from './events'
+import type { LoginEvents } from './events'
 import type { ResolvedOptions } from './options'
 import { withQueryParam } from './redirect'
 import type { LoginRegistry } from './registry/registry'
@@ -9,19 +10,26 @@ import type { EndedLoginInfo, ListLoginsOptions, LoginInfo, RevokeOptions } from
  * `fastify.loginManager`: one registration's events, its login address builder and,
  * with the login registry, the logins of a user.
  */
-export class LoginManager extends LoginEmitter {
+export class LoginManager extends EventEmitter<LoginEvents> {
   /** The registration's `key`. */
   readonly key: string
   readonly #loginUrl: string | undefined
   readonly #nextParam: string
   readonly #registry: () => LoginRegistry | undefined
 
-  constructor (options: ResolvedOptions, registry: () => LoginRegistry | undefined) {
+  // Private, and `create` stripped from the declarations: only the plugin makes one,
+  // so the published types name none of the options and registry internals it takes.
+  private constructor (options: ResolvedOptions, registry: () => LoginRegistry | undefined) {
     super()
     this.key = options.key
     this.#loginUrl = options.loginUrl
     this.#nextParam = options.nextParam
     this.#registry = registry
+  }
+
+  /** @internal The registration's manager; the registry is read when a method needs it (it is made after the manager). */
+  static create (options: ResolvedOptions, registry: () => LoginRegistry | undefined): LoginManager {
+    return new LoginManager(options, registry)
   }
 
   /**
@@ -36,6 +44,8 @@ export class LoginManager extends LoginEmitter {
   /** Login registry: the user's logins that stand, most recently seen first (or, with `ended`, the ended ones kept). */
   listLogins (userId: string | number, options?: ListLoginsOptions & { ended?: false }): Promise<LoginInfo[]>
   listLogins (userId: string | number, options: ListLoginsOptions & { ended: true }): Promise<EndedLoginInfo[]>
+  /** `ended` not known until run time (an option passed through): either list. */
+  listLogins (userId: string | number, options: ListLoginsOptions): Promise<LoginInfo[] | EndedLoginInfo[]>
   async listLogins (userId: string | number, options: ListLoginsOptions = {}): Promise<LoginInfo[] | EndedLoginInfo[]> {
     return this.#need('listLogins').list(String(userId), options)
   }

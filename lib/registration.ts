@@ -32,7 +32,7 @@ export function createRegistration (options: ResolvedOptions, sessions: SessionA
   const keys = keysOf(options.key)
   appStateKeys.add(keys.state)
   let registry: LoginRegistry | undefined
-  const manager = new LoginManager(options, () => registry)
+  const manager = LoginManager.create(options, () => registry)
   const report = new Reporter(manager, options.key)
   if (options.logins !== undefined) registry = new LoginRegistry(options.logins, options.key, report, options.idleTimeout)
   const { authVersion } = options

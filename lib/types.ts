@@ -151,11 +151,12 @@ export interface ImpersonateOptions {
   maxAge?: number
 }
 
-export interface LoginGuardOptions {
-  /** Also require a fresh login. Default `false`. */
-  fresh?: boolean
-  /** With `fresh`: fresh means within this many ms of the credentials or `confirmLogin`. Default: the `freshFor` option. */
-  freshFor?: number
+/**
+ * A guard of its own (`loginGuard(options)`). `freshFor` goes with `fresh: true`
+ * only: on a guard that does not ask for a fresh login it would change nothing,
+ * and the route would look protected by a freshness window it does not have.
+ */
+export type LoginGuardOptions = {
   /** The login (or refresh) page for this guard. */
   loginUrl?: string
   /** Replaces the default unauthorized (or needs-refresh) response. */
@@ -165,7 +166,16 @@ export interface LoginGuardOptions {
    * so that `@fastify/auth` decides between strategies. Default `true`.
    */
   respond?: boolean
-}
+} & ({
+  /** Also require a fresh login. Default `false`. */
+  fresh?: false
+  freshFor?: undefined
+} | {
+  /** Also require a fresh login. */
+  fresh: true
+  /** Fresh means within this many ms of the credentials or `confirmLogin`. Default: the `freshFor` option. */
+  freshFor?: number
+})
 
 export type GuardDone = (error?: Error) => void
 

@@ -5,8 +5,10 @@
 // projects, and each one is type-checked with tsc (strict, skipLibCheck: false) in
 // its module mode and run: ESM with nodenext, CommonJS with node16, and bundler.
 // Each uses the default import, the named import, declaration merging of
-// LoginUser, requireUser() and fastify-login/testing; the ESM one also composes
-// with @fastify/jwt, type-checked.
+// LoginUser, requireUser(), the exported guards (loginRequired, freshLoginRequired,
+// loginGuard with a freshness window), the lifecycle options, the loginEnded
+// event and fastify-login/testing; the ESM one also composes with @fastify/jwt,
+// type-checked.
 
 const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -19,9 +21,11 @@ const path = require('node:path')
 const run = promisify(execFile)
 const ROOT = path.join(__dirname, '..')
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-// What the consumer projects import, taken from this checkout's node_modules.
-const DEPENDENCIES = ['fastify', '@fastify/cookie', '@fastify/session', '@fastify/secure-session', '@fastify/jwt',
-  '@types/node', 'fastify-plugin', '@fastify/error', 'negotiator']
+const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
+// What the consumer projects import, taken from this checkout's node_modules: the
+// package's own dependencies (as an install would bring them), the peers and types.
+const DEPENDENCIES = [...Object.keys(PACKAGE.dependencies),
+  'fastify', '@fastify/cookie', '@fastify/session', '@fastify/secure-session', '@fastify/jwt', '@types/node']
 
 let scratch
 let unpacked
@@ -54,7 +58,7 @@ after(() => {
 
 test('the tarball holds the built package, its sources, the license and the changelog, and nothing of the repository', () => {
   const files = unpacked.files.map((file) => file.path)
-  for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/testing.js', 'dist/testing.d.ts', 'dist/stores/redis.js',
+  for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/testing.js', 'dist/testing.d.ts', 'dist/registry/stores/redis.js',
     'lib/index.ts', 'README.md', 'LICENSE', 'CHANGELOG.md', 'package.json']) {
     assert.ok(files.includes(file), `${file} is in the tarball`)
   }
@@ -86,24 +90,48 @@ declare module 'fastify-login' {
 }
 `
 
-/** The body every consumer runs: an app, a guarded route, a test login, a request as that user. */
+/**
+ * The body every consumer runs: an app with the lifecycle options, routes behind the
+ * instance's guard and the exported ones, a test login, requests as that user.
+ */
 const APP_BODY = `
 const users = new Map([['1', { id: 1, username: 'user1' }]])
 const app = Fastify()
 await app.register(fastifyCookie)
 await app.register(fastifySession, { secret: 'a-session-secret-that-is-long-enough-0123456789', saveUninitialized: false })
-await app.register(fastifyLogin, { loadUser: async (id) => users.get(id) ?? null, remember: { secret: 'a-remember-secret-that-is-long-enough-0123456789' } })
+await app.register(fastifyLogin, {
+  loadUser: async (id) => users.get(id) ?? null,
+  remember: { secret: 'a-remember-secret-that-is-long-enough-0123456789' },
+  idleTimeout: 30 * 60_000,
+  absoluteTimeout: 12 * 3600_000,
+  freshFor: 10 * 60_000
+})
+app.loginManager.on('loginEnded', (request, end) => {
+  const reason: string = end.reason
+  request?.log.info({ reason, userId: end.userId }, 'login ended')
+})
 app.get('/me', { preHandler: app.loginRequired }, async (request) => {
   const user = request.requireUser()
   const name: string = user.username
   return { name, id: user.id + 0 }
 })
+app.register(async (scope) => {
+  scope.addHook('preHandler', loginRequired)
+  scope.get('/settings', { preHandler: [freshLoginRequired, loginGuard({ fresh: true, freshFor: 60_000 })] }, async (request) => {
+    const ended: string | null = request.loginEndReason
+    return { fresh: request.isFresh(), ended }
+  })
+})
 const login = await loginAs(app, { id: 1, username: 'user1' }, { remember: true })
 const res = await app.inject({ url: '/me', cookies: login.cookies })
 const anonymous = await app.inject({ url: '/me' })
+const settings = await app.inject({ url: '/settings', cookies: login.cookies })
+const settingsAnonymous = await app.inject({ url: '/settings' })
 console.log(JSON.stringify({
   body: res.json(),
   anonymous: anonymous.statusCode,
+  settings: settings.json(),
+  settingsAnonymous: settingsAnonymous.statusCode,
   same: fastifyLogin === named,
   safe: isSafeRedirect('/ok') && !isSafeRedirect('//evil.com'),
   cookies: Object.keys(login.cookies).sort()
@@ -111,7 +139,15 @@ console.log(JSON.stringify({
 await app.close()
 `
 
-const EXPECTED = { body: { name: 'user1', id: 1 }, anonymous: 401, same: true, safe: true, cookies: ['remember_token', 'sessionId'] }
+const EXPECTED = {
+  body: { name: 'user1', id: 1 },
+  anonymous: 401,
+  settings: { fresh: true, ended: null },
+  settingsAnonymous: 401,
+  same: true,
+  safe: true,
+  cookies: ['remember_token', 'sessionId']
+}
 
 async function compileAndRun (dir, entry) {
   await run(process.execPath, [TSC, '-p', dir], { cwd: dir }).catch((error) => {
@@ -131,7 +167,7 @@ describe('consumer projects', { concurrency: true }, () => {
         'index.ts': `import Fastify from 'fastify'
   import fastifyCookie from '@fastify/cookie'
   import fastifySession from '@fastify/session'
-  import fastifyLogin, { fastifyLogin as named, isSafeRedirect, type FastifyLoginOptions } from 'fastify-login'
+  import fastifyLogin, { fastifyLogin as named, isSafeRedirect, loginRequired, freshLoginRequired, loginGuard, type FastifyLoginOptions } from 'fastify-login'
   import { loginAs } from 'fastify-login/testing'
   ${USER_TYPE}
   const options: FastifyLoginOptions = { loadUser: () => null }
@@ -187,7 +223,7 @@ describe('consumer projects', { concurrency: true }, () => {
   import fastifySession = require('@fastify/session')
   import fastifyLoginRequired = require('fastify-login')
   import fastifyLogin from 'fastify-login'
-  import { fastifyLogin as named, isSafeRedirect } from 'fastify-login'
+  import { fastifyLogin as named, isSafeRedirect, loginRequired, freshLoginRequired, loginGuard } from 'fastify-login'
   import { loginAs } from 'fastify-login/testing'
   ${USER_TYPE}
   async function main () {
@@ -209,7 +245,7 @@ describe('consumer projects', { concurrency: true }, () => {
         'index.ts': `import Fastify from 'fastify'
   import fastifyCookie from '@fastify/cookie'
   import fastifySession from '@fastify/session'
-  import fastifyLogin, { fastifyLogin as named, isSafeRedirect } from 'fastify-login'
+  import fastifyLogin, { fastifyLogin as named, isSafeRedirect, loginRequired, freshLoginRequired, loginGuard } from 'fastify-login'
   import { loginAs } from 'fastify-login/testing'
   ${USER_TYPE}
   ${APP_BODY}`
@@ -234,5 +270,40 @@ describe('consumer projects', { concurrency: true }, () => {
     const result = await run(process.execPath, [TSC, '-p', dir], { cwd: dir }).then(() => null, (error) => error)
     assert.ok(result, 'tsc must fail')
     assert.match(result.stdout, /username/)
+  })
+
+  test('in a consumer that has not described its user, wrong users, guard options and lifecycle options do not compile, each one', async () => {
+    // The lines marked `// wrong` hold one mistake each and must fail; every other line must compile.
+    const lines = [
+      "import Fastify from 'fastify'",
+      "import fastifyLogin, { loginGuard } from 'fastify-login'",
+      "import { loginAs } from 'fastify-login/testing'",
+      'const app = Fastify()',
+      'await app.register(fastifyLogin, { loadUser: async () => ({ id: 1 }), idleTimeout: 60_000 })',
+      "await app.register(fastifyLogin, { loadUser: () => 'bob' }) // wrong",
+      "await app.register(fastifyLogin, { loadUser: () => null, idleTimeout: '30m' }) // wrong",
+      "await app.register(fastifyLogin, { loadUser: () => null, canImpersonate: () => 'yes' }) // wrong",
+      'loginGuard({ fresh: true, freshFor: 60_000 })',
+      'loginGuard({ freshFor: 60_000 }) // wrong',
+      "app.post('/login', async (request, reply) => {",
+      '  await reply.loginUser({ id: 1 })',
+      "  await reply.loginUser('bob') // wrong",
+      "  await reply.impersonate('alice') // wrong",
+      "  return reply.redirect('/')",
+      '})',
+      "await loginAs(app, 'bob') // wrong"
+    ]
+    const dir = consumer('wrong-options', {
+      type: 'module',
+      compilerOptions: { module: 'nodenext', noEmit: true },
+      source: { 'index.ts': lines.join('\n') + '\n' }
+    })
+    const result = await run(process.execPath, [TSC, '-p', dir], { cwd: dir }).then(() => null, (error) => error)
+    assert.ok(result, 'tsc must fail')
+    const failed = new Set([...result.stdout.matchAll(/^src\/index\.ts\((\d+),\d+\): error/gm)].map((match) => Number(match[1])))
+    lines.forEach((line, i) => {
+      const mistake = line.endsWith('// wrong')
+      assert.equal(failed.has(i + 1), mistake, `line ${i + 1} (${line.trim()}) ${mistake ? 'must not' : 'must'} compile:\n${result.stdout}`)
+    })
   })
 })

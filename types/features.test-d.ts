@@ -37,11 +37,14 @@ const options: FastifyLoginOptions = {
   loginMessage: 'Please log in.',
   refreshMessage: 'Please confirm your password.',
   sessionProtection: { mode: 'strong', fingerprint: (request) => request.headers['user-agent'] ?? '' },
-  logins: { store: new MemoryLoginStore(), graceMs: 5000, idleTimeout: 14 * 24 * 3600 * 1000 }
+  logins: { store: new MemoryLoginStore(), graceMs: 5000 },
+  idleTimeout: 14 * 24 * 3600 * 1000
 }
 expectAssignable<FastifyLoginOptions>(options)
 expectAssignable<FastifyLoginOptions>({ loadUser: () => null, logins: true })
 expectNotAssignable<FastifyLoginOptions>({ loadUser: () => null, logins: { graceMs: '5s' } })
+// 0.3 moved the registry's idleTimeout to the top level, where it holds without the registry too.
+expectNotAssignable<FastifyLoginOptions>({ loadUser: () => null, logins: { idleTimeout: 60_000 } })
 expectNotAssignable<SessionProtection>({ mode: 'paranoid', fingerprint: () => '' })
 expectNotAssignable<SessionProtection>({ mode: 'basic', fingerprint: () => 1 })
 expectNotAssignable<FastifyLoginOptions>({ loadUser: () => null, key: 1 })
@@ -81,7 +84,7 @@ app.loginManager.listLogins(1).then((logins) => {
   if (login !== undefined) {
     expectType<string>(login.id)
     expectType<number>(login.lastSeenAt)
-    expectType<'credentials' | 'remember' | 'test'>(login.method)
+    expectType<'credentials' | 'remember' | 'test' | 'impersonation'>(login.method)
     expectType<boolean>(login.remembered)
   }
 })

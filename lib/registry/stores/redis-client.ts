@@ -14,7 +14,7 @@ export interface RedisClientLike {
   duplicate (): RedisClientLike
   connect (): Promise<unknown>
   destroy (): void
-  on (event: string, listener: Listener): unknown
+  on (event: string, listener: (...args: any[]) => void): unknown
   subscribe (channel: string, listener: (message: string) => void): Promise<unknown>
 }
 
@@ -24,7 +24,7 @@ export interface RedisClusterLike {
   duplicate (): RedisClusterLike
   connect (): Promise<unknown>
   destroy (): void
-  on (event: string, listener: Listener): unknown
+  on (event: string, listener: (...args: any[]) => void): unknown
   subscribe (channel: string, listener: (message: string) => void): Promise<unknown>
   readonly slots: ReadonlyArray<{ master?: unknown } | undefined>
   readonly masters: ReadonlyArray<{ host?: string, port?: number }>
