@@ -40,7 +40,9 @@ function checkGuardOptions (options: LoginGuardOptions): LoginGuardOptions {
   checkUnknown(options, KNOWN_OPTIONS, 'loginGuard.')
   boolOption(options.fresh, 'loginGuard.fresh', false)
   boolOption(options.respond, 'loginGuard.respond', true)
-  optionalDuration(options.freshFor, 'loginGuard.freshFor', SECOND, 'one second')
+  if (optionalDuration(options.freshFor, 'loginGuard.freshFor', SECOND, 'one second') !== undefined && options.fresh !== true) {
+    fail('loginGuard.freshFor needs fresh: true: without it the guard would not check freshness at all')
+  }
   checkUrl(optionalString(options.loginUrl, 'loginGuard.loginUrl'), 'loginGuard.loginUrl')
   optionalFunction(options.onUnauthorized, 'loginGuard.onUnauthorized')
   return options

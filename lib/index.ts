@@ -38,7 +38,7 @@ import { isSafeRedirect } from './redirect'
 import { MemoryLoginStore } from './registry/stores/memory'
 import { RedisLoginStore, type RedisClientLike, type RedisClusterLike, type RedisLoginStoreOptions } from './registry/stores/redis'
 import type {
-  CreateOptions, CreateResult, EndedLogin, EndOptions, EndReason, EndWhich, LoginLookup, LoginMethod, LoginRecord, LoginStore,
+  CreateOptions, CreateResult, EndedLogin, EndOptions, EndWhich, LoginLookup, LoginMethod, LoginRecord, LoginStore,
   RememberSeries, SeriesUpdate, SeriesUpdateResult, StoreWatcher
 } from './registry/stores/types'
 import type {
@@ -160,7 +160,6 @@ declare namespace fastifyLogin {
     EndedLogin,
     EndedLoginInfo,
     EndOptions,
-    EndReason,
     EndWhich,
     FastifyLoginOptions,
     GuardDone,

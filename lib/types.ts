@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { EndedLogin, EndReason, LoginRecord, LoginStore } from './registry/stores/types'
+import type { EndedLogin, LoginEndReason, LoginRecord, LoginStore } from './registry/stores/types'
+
+export type { LoginEndReason }
 
 /**
  * The application's user. Empty here: applications describe their own user
@@ -204,9 +206,6 @@ export type RememberRejectReason =
   | 'theft'
   /** Login registry: a token already used once by a WebSocket restore, not yet rotated by a page. */
   | 'spent'
-
-/** Why a login ended: `request.loginEndReason`, `loginEnded` events, ended records. */
-export type LoginEndReason = EndReason
 
 /** A login as `loginManager.listLogins()` shows it: its record, without the remember series that backs it. */
 export type LoginInfo = Omit<LoginRecord, 'series'>

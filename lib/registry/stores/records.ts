@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { CreateOptions, EndedLogin, EndOptions, EndReason, LoginRecord, RememberSeries, SeriesUpdate } from './types'
+import type { CreateOptions, EndedLogin, EndOptions, LoginEndReason, LoginRecord, RememberSeries, SeriesUpdate } from './types'
 
 /**
  * What every store shares: the checks of what goes in (a store never keeps what
@@ -144,7 +144,7 @@ export function toSeries (value: unknown): RememberSeries | null {
   return series as unknown as RememberSeries
 }
 
-export function isReason (value: unknown): value is EndReason {
+export function isReason (value: unknown): value is LoginEndReason {
   return typeof value === 'string' && REASONS.has(value)
 }
 
@@ -178,7 +178,7 @@ export function checkCreateOptions (options: CreateOptions): void {
 
 export function checkEndOptions (options: EndOptions): void {
   if (typeof options !== 'object' || options === null) throw new TypeError('endLogins options must be an object')
-  if (!isReason(options.reason)) throw new TypeError(`options.reason must be an EndReason, got ${String(options.reason)}`)
+  if (!isReason(options.reason)) throw new TypeError(`options.reason must be an LoginEndReason, got ${String(options.reason)}`)
   checkMs(options.now, 'options.now')
   checkMs(options.keepEndedFor, 'options.keepEndedFor', 0)
 }

@@ -28,7 +28,7 @@ export interface RedisClusterLike {
   subscribe (channel: string, listener: (message: string) => void): Promise<unknown>
   readonly slots: ReadonlyArray<{ master?: unknown } | undefined>
   readonly masters: ReadonlyArray<{ host?: string, port?: number }>
-  nodeClient (node: any): Promise<RedisClientLike>
+  nodeClient (node: unknown): Promise<RedisClientLike>
 }
 
 /** A connection the store opened itself (`duplicate()`), either kind. */

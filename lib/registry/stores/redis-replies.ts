@@ -1,5 +1,5 @@
 import { isReason, parseJson, toEndedLogin, toLogin, toSeries } from './records'
-import type { EndedLogin, EndReason, LoginRecord, RememberSeries } from './types'
+import type { EndedLogin, LoginEndReason, LoginRecord, RememberSeries } from './types'
 
 /**
  * RedisLoginStore's replies read back into records. What Redis holds is checked
@@ -49,7 +49,7 @@ function endedValue (raw: unknown): { endReason?: unknown, endedAt?: unknown, la
   return typeof parsed === 'object' && parsed !== null ? parsed : null
 }
 
-export function reasonOf (raw: unknown): EndReason | null {
+export function reasonOf (raw: unknown): LoginEndReason | null {
   const reason = endedValue(raw)?.endReason
   return isReason(reason) ? reason : null
 }

@@ -80,6 +80,7 @@ export class RedisLoginStore implements LoginStore {
   }
 
   /** True when the client is a Redis Cluster client. */
+  /** @internal Whether the client is a Cluster client. */
   get cluster (): boolean {
     return isCluster(this.#link.client)
   }

@@ -17,7 +17,7 @@
 export type LoginMethod = 'credentials' | 'remember' | 'test' | 'impersonation'
 
 /** Why a login ended. */
-export type EndReason = 'logout' | 'revoked' | 'evicted' | 'theft' | 'idle' | 'absolute' | 'authVersion' | 'protection'
+export type LoginEndReason = 'logout' | 'revoked' | 'evicted' | 'theft' | 'idle' | 'absolute' | 'authVersion' | 'protection'
 
 export interface LoginRecord {
   /** Random, base64url; stable for its device: a remember restore of its series keeps it. */
@@ -41,7 +41,7 @@ export interface LoginRecord {
 /** A login that ended, kept for `keepEndedFor` (the login history). */
 export interface EndedLogin extends LoginRecord {
   endedAt: number
-  endReason: EndReason
+  endReason: LoginEndReason
 }
 
 export interface RememberSeries {
@@ -85,12 +85,12 @@ export type CreateResult =
 export type LoginLookup =
   | { status: 'live', login: LoginRecord }
   /** Ended by endLogins (or theft, eviction) and its reason still known. */
-  | { status: 'ended', reason: EndReason }
+  | { status: 'ended', reason: LoginEndReason }
   /** Never existed, or expired (no end recorded). */
   | { status: 'missing' }
 
 export interface EndOptions {
-  reason: EndReason
+  reason: LoginEndReason
   now: number
   keepEndedFor: number
 }
