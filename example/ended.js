@@ -5,7 +5,8 @@
 //   timeout): the request that finds it ended has `request.loginEndReason`, and a
 //   hook flashes the reason in words, so that whichever page comes next says why:
 //   the page itself (the home page), or the login page a guard sends the browser
-//   to, under fastify-login's own `loginEndedMessage` (LOGIN_ENDED).
+//   to, under fastify-login's own `loginEndedMessage` (LOGIN_ENDED). Likewise when
+//   an admin's acting as a user ran out.
 // - the history on the sessions page, from each ended record's `endReason`.
 
 const { inWords } = require('./config')
@@ -19,7 +20,7 @@ function youWereLoggedOut (reason, lifetimes) {
   switch (reason) {
     case 'revoked': return 'You were logged out on another device: this login was ended from the sessions page.'
     case 'evicted': return 'You were logged out: you logged in on too many devices, and this was the oldest login.'
-    case 'theft': return 'You were logged out: your "remember me" cookie was used in another browser. If that was not you, change your password.'
+    case 'theft': return 'You were logged out: your "remember me" cookie was used in another browser, so this login was ended to be safe.'
     case 'idle': return `You were logged out after ${inWords(lifetimes.idleTimeout)} without using the site.`
     case 'absolute': return `You were logged out: a login lasts at most ${inWords(lifetimes.absoluteTimeout)}.`
     case 'authVersion': return 'You were logged out because your password changed.'
@@ -34,8 +35,16 @@ function youWereLoggedOut (reason, lifetimes) {
  * guards of the routes, so the reason is flashed before a guard's redirect.
  */
 function tellWhyLoginEnded (app, lifetimes) {
+  // Acting as a user lasts at most an hour: fastify-login ends it on the admin's next
+  // request, with this event. The admin's own login comes back in a new session, so
+  // what the listener flashed would go with the old one: the message waits for the hook.
+  const actingRanOut = new WeakMap()
+  app.loginManager.on('impersonationEnded', (request, admin, acting, reason) => {
+    if (reason === 'expired') actingRanOut.set(request, `You stopped acting as ${acting.username}: it lasts at most an hour. You are ${admin.username} again.`)
+  })
+
   app.addHook('preHandler', async (request) => {
-    const why = youWereLoggedOut(request.loginEndReason, lifetimes)
+    const why = youWereLoggedOut(request.loginEndReason, lifetimes) ?? actingRanOut.get(request)
     if (why) request.flash('info', why)
   })
 }

@@ -392,6 +392,23 @@ describe('acting as another user (impersonation)', () => {
     assert.match(history[0], /user1 acting as you .* user1 stopped acting as you$/)
   })
 
+  test('after an hour the acting ends by itself, and the next page says so', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
+    // Visits 20 minutes apart, under an IDLE_TIMEOUT longer than the hour.
+    const app = await build({ ...SECRETS, env: { IDLE_TIMEOUT: '2h' } })
+    t.after(() => app.close())
+    const admin = createJar(app)
+    await logIn(admin, 'user1')
+    await sendForm(admin, '/admin/users/2/act-as', {}, { from: '/' })
+    t.mock.timers.tick(20 * MINUTE)
+    assert.match((await visit(admin, '/')).body, /You are acting as <strong>user2<\/strong>/)
+    t.mock.timers.tick(41 * MINUTE)
+    const home = (await visit(admin, '/')).body
+    assert.match(home, /Logged in as user1/)
+    assert.doesNotMatch(home, /id="acting"/)
+    assert.deepEqual(messagesIn(home), ['You stopped acting as user2: it lasts at most an hour. You are user1 again.'])
+  })
+
   test('an API client gets the refusals as JSON', async () => {
     const user = createJar(app)
     await logIn(user, 'user2')
