@@ -92,7 +92,8 @@ async function setup (app, opts) {
       describeDevice
     }
   })
-  // A copied remember cookie was used: its login has been ended. A real app would tell the user.
+  // A copied remember cookie was used: its login has been ended, and its browser is told
+  // why on its next page (ended.js). A real app would also warn the user by email.
   app.loginManager.on('rememberTheft', (request, userId) => request.log.warn({ userId }, 'remember cookie theft'))
 
   // Renders a page of views/ with what every page needs: the user (and the admin
