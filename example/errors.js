@@ -46,6 +46,10 @@ function describeClientError (error, request, statusCode) {
         ? { title: 'Please confirm your password', message: 'Confirm your password to do that.', link: { href: '/reauth', text: 'Confirm your password' } }
         : { title: 'Please log in', message: 'You need to log in to do that.', link: { href: '/login', text: 'Log in' } }
     case 403:
+      // fastify-login's refusal of reply.impersonate() speaks to developers: people get their own words.
+      if (error.code === 'FST_LOGIN_IMPERSONATE') {
+        return { title: 'Not allowed', message: 'You cannot act as that user now. Stop acting as anyone first, and confirm your password.', link: { href: '/admin', text: 'Go to the admin page' } }
+      }
       return { title: 'Not allowed', message: error.message, link: { href: '/login', text: 'Log in as another user' } }
     case 404:
       return { title: 'Page not found', message: `There is no page at ${request.url}. Check the address.`, link: HOME }
@@ -79,7 +83,7 @@ function errorHandler (error, request, reply) {
   // without one, the layout offers logging out through the login page.
   const page = statusCode >= 500
     ? views.errorPage({ user: null, title: 'Sorry', message: SERVER_ERROR, link: HOME })
-    : views.errorPage({ user: request.user ?? null, ...describeClientError(error, request, statusCode) })
+    : views.errorPage({ user: request.user ?? null, impersonator: request.impersonator ?? null, ...describeClientError(error, request, statusCode) })
   return reply.code(statusCode).type('text/html; charset=utf-8').send(page)
 }
 

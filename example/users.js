@@ -45,6 +45,10 @@ async function createUsers () {
     byId (id) {
       return byId.get(id)?.user ?? null
     },
+    /** Every user, for the admin page. */
+    all () {
+      return records.map((record) => record.user)
+    },
     /** The user for these credentials, or null: one answer for an unknown user and a wrong password. */
     async authenticate (username, password) {
       const record = byName.get(username)
@@ -58,4 +62,14 @@ async function createUsers () {
   }
 }
 
-module.exports = { createUsers }
+function isAdmin (user) {
+  return user.roles.includes('admin')
+}
+
+// Who may act as whom (fastify-login's `canImpersonate`): an admin, as anyone but
+// another admin, so that acting as someone never gains more rights than one has.
+function canImpersonate (staff, target) {
+  return isAdmin(staff) && !isAdmin(target)
+}
+
+module.exports = { createUsers, isAdmin, canImpersonate }

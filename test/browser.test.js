@@ -5,12 +5,22 @@
 // the session cookie (as when the browser is restarted), still be logged in,
 // log out and be refused again. Then what a person trips over: a guard's "please
 // log in", a wrong password, a login form from a second tab or a lost session,
-// the login page while logged in, an unknown page, a page for admins only.
+// the login page while logged in, an unknown page, a page for admins only. Then
+// the lifecycle of a login: the sessions page with device labels, a login ended
+// from another device and what that device is told, the history, the settings
+// page once the fresh window has passed, an idle timeout, and an admin acting as
+// another user and stopping.
+//
+// The server runs in this process, so its clock is this process's `Date`, which
+// the tests move forward with node:test's mock timers (never a sleep): "ten
+// minutes later" is one tick. Screenshots of each step go to a folder under the
+// OS temp dir, printed at the start of the run, to look at the pages as a person would.
 
 require('./support/build') // the tests run dist/: refuse a build older than lib/
-const { describe, test, before, after } = require('node:test')
+const { describe, test, before, after, mock } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
@@ -21,6 +31,12 @@ const skip = hasChromium || process.env.CI
 
 const SESSION_COOKIE = 'sessionId'
 const REMEMBER_COOKIE = 'remember_token'
+const MINUTE = 60 * 1000
+// The lifetimes the example runs with here (its defaults, written out).
+const ENV = { IDLE_TIMEOUT: '30m', ABSOLUTE_TIMEOUT: '12h', FRESH_FOR: '10m' }
+// Other devices, as their User-Agent headers say.
+const FIREFOX_ON_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0'
+const SAFARI_ON_IOS = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1'
 
 // Outside CI a machine without Chromium skips this file; under CI it fails here.
 test('Chromium is installed', { skip }, () => {
@@ -34,11 +50,19 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
   let page
   let base
 
+  let shots
+  let shotCount = 0
+
   before(async () => {
     if (!hasChromium) throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium package`)
+    shots = fs.mkdtempSync(path.join(os.tmpdir(), 'fastify-login-example-screenshots-'))
+    console.log(`screenshots of the example: ${shots}`)
+    // The server's clock, from now on moved only by clock(): Date alone, timers stay real.
+    mock.timers.enable({ apis: ['Date'], now: Date.now() })
     const { build } = require(path.join(__dirname, '..', 'example', 'app.js'))
     app = await build({
       logger: false,
+      env: ENV,
       sessionSecret: 'browser-test-session-secret-0123456789abcdef',
       rememberSecret: 'browser-test-remember-secret-0123456789abcdef'
     })
@@ -60,15 +84,26 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
   after(async () => {
     if (browser) await browser.close()
     if (app) await app.close()
+    mock.timers.reset()
+    if (shots) console.log(`screenshots of the example: ${shots}`)
   })
+
+  /** Time passes on the server: every login there is `ms` older. */
+  const clock = (ms) => mock.timers.tick(ms)
+
+  /** A screenshot of the whole page, numbered in the order taken. */
+  async function shot (p, name) {
+    shotCount++
+    await p.screenshot({ path: path.join(shots, `${String(shotCount).padStart(2, '0')}-${name}.png`), fullPage: true })
+  }
 
   const url = (p) => base + p
   const cookieNames = async () => (await context.cookies(base)).map((c) => c.name).sort()
   const cookie = async (name) => (await context.cookies(base)).find((c) => c.name === name)
 
-  /** A browser of its own (no cookies) for one test; closed with the browser. */
-  async function freshBrowser () {
-    const ctx = await browser.newContext()
+  /** A browser of its own (no cookies) for one test, Chromium's own User-Agent unless given; closed with the browser. */
+  async function freshBrowser ({ userAgent } = {}) {
+    const ctx = await browser.newContext(userAgent ? { userAgent } : {})
     const newPage = async () => {
       const p = await ctx.newPage()
       p.setDefaultTimeout(10000)
@@ -77,17 +112,18 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
     return { ctx, page: await newPage(), newPage }
   }
 
-  /** Clicks a form's submit button; resolves with the response to the POST once the next page has loaded. */
+  /** Clicks a form's submit button (a selector or a locator); resolves with the response to the POST once the next page has loaded. */
   async function submit (p, button) {
     const [response] = await Promise.all([
       p.waitForResponse((res) => res.request().method() === 'POST' && res.request().isNavigationRequest()),
       p.waitForEvent('load'),
-      p.click(button)
+      typeof button === 'string' ? p.click(button) : button.click()
     ])
     return response
   }
 
   async function logIn (p, username, { remember = false } = {}) {
+    if (!p.url().startsWith(url('/login'))) await p.goto(url('/login'))
     await p.fill('#login-form [name=username]', username)
     await p.fill('#login-form [name=password]', 'password')
     if (remember) await p.check('#login-form [name=remember]')
@@ -168,11 +204,11 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
     const { ctx, page: p } = await freshBrowser()
     try {
       await p.goto(url('/login'))
-      assert.equal(await p.locator('#notice').count(), 0, 'no "please log in" on a plain visit to /login')
+      assert.equal(await p.locator('.message').count(), 0, 'no "please log in" on a plain visit to /login')
 
       await p.goto(url('/protected'))
       assert.equal(p.url(), url('/login?next=%2Fprotected'))
-      assert.equal(await text(p, '#notice'), 'Please log in to see that page.')
+      assert.equal(await text(p, '.message'), 'Please log in to see that page.')
 
       // A wrong password, with "remember me" ticked.
       await p.fill('#login-form [name=username]', 'user1')
@@ -267,7 +303,7 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
 
       await p.goto(url('/login?next=%2Fprotected'))
       assert.match(await text(p, '#logged-in'), /You are logged in as user2\./)
-      assert.equal(await p.locator('#notice').count(), 0, 'no "please log in" for someone logged in')
+      assert.equal(await p.locator('.message').count(), 0, 'no "please log in" for someone logged in')
       await p.click('#back')
       await p.waitForURL(url('/protected'))
       assert.match(await text(p, '#protected'), /user2/)
@@ -302,7 +338,7 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
     try {
       await p.goto(url('/admin'))
       assert.equal(p.url(), url('/login?next=%2Fadmin'))
-      assert.equal(await text(p, '#notice'), 'Please log in to see that page.')
+      assert.equal(await text(p, '.message'), 'Please log in to see that page.')
 
       // user2 is logged in and sent on to /admin, which is not for user2.
       const [response] = await Promise.all([p.waitForResponse(url('/admin')), logIn(p, 'user2')])
@@ -324,41 +360,228 @@ describe('the example app in Chromium', { skip, timeout: 60000 }, () => {
     }
   })
 
-  test('the sessions page lists every login of the user; it ends one, or all the others, and their remember cookies', async () => {
-    const laptop = await freshBrowser()
-    const phone = await freshBrowser()
-    const tablet = await freshBrowser()
+  /** The rows of a table, as their text. */
+  const rows = (p, selector) => p.locator(selector).allInnerTexts()
+  /** The flashed messages on the page. */
+  const messages = (p) => p.locator('.message').allInnerTexts()
+
+  test('the sessions page: each device by its label; a login ended there is told so on its device, and goes to the history', async () => {
+    await app.loginManager.revokeLogins(2) // the logins of user2 made by the tests above
+    const laptop = await freshBrowser() // Chromium's own User-Agent: "Chrome on Linux"
+    const phone = await freshBrowser({ userAgent: SAFARI_ON_IOS })
+    const desktop = await freshBrowser({ userAgent: FIREFOX_ON_WINDOWS })
     try {
-      await app.loginManager.revokeLogins(2) // the logins of user2 made by the tests above
-      for (const [device, remember] of [[laptop, false], [phone, true], [tablet, false]]) {
-        await device.page.goto(url('/login'))
-        await logIn(device.page, 'user2', { remember })
-      }
+      await logIn(laptop.page, 'user2', { remember: true })
+      clock(5 * MINUTE)
+      await logIn(phone.page, 'user2', { remember: true })
+      clock(5 * MINUTE)
+      await logIn(desktop.page, 'user2')
+      clock(MINUTE)
+
       const p = laptop.page
       await p.goto(url('/account/sessions'))
-      assert.equal(await p.locator('#logins tr.login').count(), 3)
-      assert.equal(await p.locator('#logins tr.current').count(), 1, 'this browser is marked')
-      assert.match(await text(p, '#logins tr.current'), /this browser/)
+      await shot(p, 'sessions-three-devices')
+      const devices = await p.locator('#logins tr.login .device').allInnerTexts()
+      assert.deepEqual([...devices].sort(), ['Chrome on Linux', 'Firefox on Windows', 'Safari on iOS'])
+      assert.match(await text(p, '#logins tr.current'), /Chrome on Linux \(this device\)/)
+      assert.equal(await p.locator('#logins tr.current').count(), 1, 'one row is this device')
+      const page = await p.content()
+      assert.ok(!page.includes('Mozilla/5.0'), 'labels, never a raw User-Agent')
+      assert.match(await text(p, '#logins tr.login:has-text("Safari on iOS")'), /password, remember me/)
 
-      // End the phone's login (the remembered one): its session and its remember cookie are dead.
-      const phoneRow = p.locator('#logins tr.login', { hasText: 'remembered' })
-      await Promise.all([p.waitForURL(url('/account/sessions')), phoneRow.locator('.end-login').click()])
+      // End the phone's login (a remembered one): a confirmation, and the phone is logged out.
+      const phoneRow = p.locator('#logins tr.login', { hasText: 'Safari on iOS' })
+      await submit(p, phoneRow.locator('.end-login'))
+      assert.equal(p.url(), url('/account/sessions'))
+      assert.equal(await text(p, '.message'), 'Ended the login on Safari on iOS: that device is logged out.')
       assert.equal(await p.locator('#logins tr.login').count(), 2)
+      assert.match(await text(p, '#history'), /Safari on iOS[\s\S]*ended from the sessions page/)
+      await shot(p, 'sessions-after-ending-the-phone')
+
+      // On the phone, the next page is the login page, saying why; its remember cookie is dead too.
       await phone.page.goto(url('/protected'))
-      assert.equal(phone.page.url(), url('/login?next=%2Fprotected'), 'the phone is logged out')
+      assert.equal(phone.page.url(), url('/login?next=%2Fprotected'))
+      assert.deepEqual(await messages(phone.page), [
+        'You were logged out on another device: this login was ended from the sessions page.',
+        'Please log in again to see that page.'
+      ])
+      await shot(phone.page, 'phone-logged-out-on-another-device')
       await phone.ctx.clearCookies({ name: SESSION_COOKIE })
       await phone.page.goto(url('/protected'))
-      assert.equal(phone.page.url(), url('/login?next=%2Fprotected'), 'and its remember cookie is dead too')
+      assert.equal(phone.page.url(), url('/login?next=%2Fprotected'), 'the remember cookie does not bring it back')
 
-      // Log out all other sessions: the tablet is logged out, the laptop stays.
-      await Promise.all([p.waitForURL(url('/account/sessions')), p.click('#end-others-submit')])
+      // Log out all other devices: the desktop is logged out, the laptop stays.
+      clock(MINUTE)
+      await submit(p, '#end-others-submit')
+      assert.equal(await text(p, '.message'), 'Ended the other login: only this device is logged in now.')
       assert.equal(await p.locator('#logins tr.login').count(), 1)
-      await tablet.page.goto(url('/protected'))
-      assert.equal(tablet.page.url(), url('/login?next=%2Fprotected'))
-      await p.goto(url('/protected'))
-      assert.match(await text(p, '#protected'), /user2/)
+      assert.ok(await p.locator('#end-others-submit').isDisabled(), 'no other login left to end')
+
+      // The desktop opens the home page: the page itself saw the login end, and says why.
+      await desktop.page.goto(url('/'))
+      assert.equal(await text(desktop.page, '#status'), 'You are not logged in')
+      assert.equal(await text(desktop.page, '.message'),
+        'You were logged out on another device: this login was ended from the sessions page.')
+      await shot(desktop.page, 'desktop-home-says-why')
+      await desktop.page.reload()
+      assert.equal(await desktop.page.locator('.message').count(), 0, 'said once')
+
+      // The history lists both, most recent first, with their reason in words.
+      await p.reload()
+      const history = await rows(p, '#history tr.ended')
+      assert.match(history[0], /^Firefox on Windows[\s\S]*password[\s\S]*ended from the sessions page$/)
+      assert.match(history[1], /^Safari on iOS[\s\S]*password, remember me[\s\S]*ended from the sessions page$/)
+
+      // "Log out" on this device's own row logs it out; the history says "logged out".
+      clock(MINUTE)
+      await submit(p, '#logins tr.current .end-login')
+      assert.equal(p.url(), url('/'))
+      assert.equal(await text(p, '#status'), 'You are not logged in')
+      await logIn(p, 'user2')
+      await p.goto(url('/account/sessions'))
+      assert.match((await rows(p, '#history tr.ended'))[0], /^Chrome on Linux[\s\S]*logged out$/)
+      await shot(p, 'sessions-history')
     } finally {
-      for (const device of [laptop, phone, tablet]) await device.ctx.close()
+      for (const device of [laptop, phone, desktop]) await device.ctx.close()
+    }
+  })
+
+  test('settings: shown while the password is fresh; once the fresh window has passed, the password first', async () => {
+    const { ctx, page: p } = await freshBrowser()
+    try {
+      await logIn(p, 'user2')
+      await p.goto(url('/settings'))
+      assert.match(await text(p, '#settings'), /Settings of user2/)
+      await shot(p, 'settings-fresh')
+
+      clock(10 * MINUTE + 1000) // FRESH_FOR is 10 minutes
+      await p.goto(url('/settings'))
+      assert.equal(p.url(), url('/reauth?next=%2Fsettings'))
+      assert.equal(await text(p, '.message'), 'Please confirm your password to see that page.')
+      assert.match(await text(p, '#reauth-why'), /You typed your password more than 10 minutes ago/)
+      await shot(p, 'reauth-after-the-fresh-window')
+
+      await p.fill('#reauth-form [name=password]', 'not-the-password')
+      assert.equal((await submit(p, '#reauth-submit')).status(), 401)
+      assert.equal(await text(p, '#error'), 'Wrong password')
+      await p.fill('#reauth-form [name=password]', 'password')
+      await submit(p, '#reauth-submit')
+      assert.equal(p.url(), url('/settings'))
+      assert.match(await text(p, '#settings'), /Settings of user2/)
+
+      // A fresh window again, from the confirmation.
+      clock(9 * MINUTE)
+      await p.goto(url('/settings'))
+      assert.equal(p.url(), url('/settings'))
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  test('idle timeout: a login not used for IDLE_TIMEOUT is logged out and told why; a remembered one comes back, not fresh', async () => {
+    const forgotten = await freshBrowser()
+    const remembered = await freshBrowser()
+    try {
+      await logIn(forgotten.page, 'user1')
+      await logIn(remembered.page, 'user2', { remember: true })
+      clock(32 * MINUTE) // IDLE_TIMEOUT is 30 minutes; visits are recorded once a minute
+
+      await forgotten.page.goto(url('/'))
+      assert.equal(await text(forgotten.page, '#status'), 'You are not logged in')
+      assert.equal(await text(forgotten.page, '.message'), 'You were logged out after 30 minutes without using the site.')
+      await shot(forgotten.page, 'idle-timeout-home')
+
+      await remembered.page.goto(url('/'))
+      assert.equal(await text(remembered.page, '#status'), 'Logged in as user2')
+      assert.match(await text(remembered.page, '#login-details'), /Fresh login: no\./)
+      assert.equal(await remembered.page.locator('.message').count(), 0, 'nothing to tell: still logged in')
+    } finally {
+      await forgotten.ctx.close()
+      await remembered.ctx.close()
+    }
+  })
+
+  test('an admin acts as user2: a banner on every page, never their settings, and Stop goes back to the admin', async () => {
+    const { ctx, page: p } = await freshBrowser()
+    try {
+      await logIn(p, 'user1')
+      await p.goto(url('/admin'))
+      assert.equal(await p.locator('#confirm-first').count(), 0, 'fresh: no password asked first')
+      const users = await rows(p, '#users tr.user')
+      assert.match(users[0], /^user1 \(you\)\tadmin\s*$/)
+      assert.match(users[1], /^user2\tuser\tAct as user2$/)
+      await shot(p, 'admin-users')
+
+      await submit(p, '#users tr.user:has-text("user2") .act-as')
+      assert.equal(p.url(), url('/'))
+      assert.equal(await text(p, '#status'), 'Logged in as user2')
+      assert.match(await text(p, '#acting'), /^You are acting as user2 — Stop/)
+      assert.match(await text(p, '#acting'), /You are logged in as user1\./)
+      await shot(p, 'acting-as-user2-home')
+
+      // Every page is user2's, with the banner.
+      await p.goto(url('/protected'))
+      assert.match(await text(p, '#protected'), /Hi user2/)
+      assert.equal(await p.locator('#acting').count(), 1)
+      await p.goto(url('/account/sessions'))
+      assert.match(await text(p, '#logins tr.current'), /Chrome on Linux \(this device\)[\s\S]*user1 acting as you/)
+      await shot(p, 'acting-as-user2-sessions')
+
+      // Not user2's settings: they need user2's own password, which the admin cannot give.
+      await p.goto(url('/settings'))
+      assert.equal(p.url(), url('/reauth?next=%2Fsettings'))
+      assert.equal(await text(p, 'h1'), 'Not while acting as someone')
+      assert.match(await text(p, '#error-message'), /Stop acting as them first\./)
+      assert.equal(await p.locator('#acting').count(), 1, 'the banner is on the refusal too')
+      await shot(p, 'acting-as-user2-settings-refused')
+      // Nor the admin page: user2 is no admin.
+      await p.goto(url('/admin'))
+      assert.equal(await text(p, 'h1'), 'Not allowed')
+
+      // Stop: back to user1, on the admin page, fresh as before.
+      await p.goto(url('/'))
+      await submit(p, '#stop-acting')
+      assert.equal(p.url(), url('/admin'))
+      assert.equal(await text(p, '.message'), 'You stopped acting as user2. You are user1 again.')
+      assert.equal(await p.locator('#acting').count(), 0)
+      assert.match(await text(p, '#admin'), /Hi user1/)
+      await shot(p, 'stopped-acting')
+      await p.goto(url('/'))
+      assert.match(await text(p, '#login-details'), /Fresh login: yes\./)
+
+      // user2's history says who acted as them.
+      const history = await app.loginManager.listLogins(2, { ended: true })
+      assert.equal(history[0].method, 'impersonation')
+      assert.equal(history[0].impersonatorId, '1')
+      assert.equal(history[0].endReason, 'logout')
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  test('an admin whose password is not fresh confirms it before acting as someone', async () => {
+    const { ctx, page: p } = await freshBrowser()
+    try {
+      await logIn(p, 'user1')
+      clock(11 * MINUTE)
+      await p.goto(url('/admin'))
+      assert.match(await text(p, '#confirm-first'), /You will be asked for your password first\./)
+
+      await submit(p, '#users tr.user:has-text("user2") .act-as')
+      assert.equal(p.url(), url('/reauth?next=%2Fadmin'))
+      assert.equal(await text(p, '.message'), 'Please confirm your password to act as another user.')
+      await shot(p, 'admin-confirm-password-first')
+      await p.fill('#reauth-form [name=password]', 'password')
+      await submit(p, '#reauth-submit')
+      assert.equal(p.url(), url('/admin'))
+      assert.equal(await p.locator('#confirm-first').count(), 0)
+
+      await submit(p, '#users tr.user:has-text("user2") .act-as')
+      assert.match(await text(p, '#acting'), /^You are acting as user2 — Stop/)
+      await submit(p, '#stop-acting')
+      assert.equal(await text(p, '.message'), 'You stopped acting as user2. You are user1 again.')
+    } finally {
+      await ctx.close()
     }
   })
 })

@@ -350,4 +350,27 @@ describe('RedisLoginStore.watch, the invalidation link', { skip: skipWithoutRedi
     }
     assert.deepEqual(failures, [])
   })
+
+  test('a server that stops answering: the heartbeat does not keep the app client\'s socket timeout from failing its commands', { timeout: 20000 }, async () => {
+    // Node counts a write as socket activity: a beat written every interval to a
+    // silent server would push the client's socketTimeout back for ever, and every
+    // command (a session read) would hang instead of failing. One beat at a time.
+    const own = await startRedis()
+    const client = await connectTo(own.url, 'redis', { disableOfflineQueue: true, socket: { socketTimeout: 400, reconnectStrategy: false } })
+    const store = new RedisLoginStore({ client, prefix: 'silent:', heartbeatInterval: 20, heartbeatTimeout: 100 })
+    let up = false
+    const stop = await store.watch({ ended: () => {}, up: () => { up = true }, down: () => { up = false } })
+    try {
+      await eventually(() => up, 'the link is up')
+      own.pause()
+      await assert.rejects(client.sendCommand(['GET', 'silent:key']), /timeout/i, 'the command fails when the socket times out')
+      await eventually(() => !up, 'the watcher went down')
+    } finally {
+      own.resume()
+      await stop()
+      client.destroy()
+      await store.close()
+      await own.stop()
+    }
+  })
 })

@@ -2,14 +2,15 @@
 
 // Logging in and out, and confirming the password for pages that need a fresh login.
 
-const { isSafeRedirect } = require('fastify-login')
+const { isSafeRedirect, loginRequired } = require('fastify-login')
 const views = require('../views')
 const { isCsrfError, FORM_EXPIRED } = require('../errors')
+const { inWords } = require('../config')
 const { field } = require('../field')
 
 const INVALID_CREDENTIALS = 'Invalid username or password'
 
-async function accountRoutes (app, { users }) {
+async function accountRoutes (app, { users, lifetimes }) {
   // The login form, with what the person typed (never the password) and why it is shown again.
   function loginForm (request, reply, { form = {}, error, statusCode = 200 } = {}) {
     const next = field(form, 'next') || field(request.query, 'next')
@@ -67,15 +68,26 @@ async function accountRoutes (app, { users }) {
   })
 
   function reauthForm (request, reply, { next, error, statusCode = 200 }) {
-    return reply.render(views.reauthPage, { next, error }, statusCode)
+    return reply.render(views.reauthPage, { next, error, freshFor: inWords(lifetimes.freshFor) }, statusCode)
   }
 
-  app.get('/reauth', { preHandler: app.loginRequired }, async (request, reply) => {
+  // An admin acting as a user cannot prove to be that user: confirmLogin is refused
+  // while impersonating, so the pages that need a fresh login stay out of reach.
+  async function notWhileActing (request, reply) {
+    if (!request.impersonator) return
+    return reply.render(views.errorPage, {
+      title: 'Not while acting as someone',
+      message: `You are acting as ${request.user.username}: their settings need their own password. Stop acting as them first.`,
+      link: { href: '/', text: 'Go to the home page' }
+    }, 403)
+  }
+
+  app.get('/reauth', { preHandler: [loginRequired, notWhileActing] }, async (request, reply) => {
     return reauthForm(request, reply, { next: field(request.query, 'next') })
   })
 
   app.post('/reauth', {
-    preHandler: [app.loginRequired, app.csrfProtection],
+    preHandler: [loginRequired, app.csrfProtection, notWhileActing],
     errorHandler: whenFormExpired((request, reply) =>
       reauthForm(request, reply, { next: field(request.body, 'next'), error: FORM_EXPIRED, statusCode: 403 }))
   }, async (request, reply) => {

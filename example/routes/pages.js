@@ -1,10 +1,13 @@
 'use strict'
 
-// The pages: public, behind login, behind a fresh login, and behind a role.
+// The pages: public, behind login, and behind a fresh login. The guards are the
+// package's own exports: they find the fastify-login registration of the route.
 
+const { loginRequired, freshLoginRequired } = require('fastify-login')
 const views = require('../views')
+const { inWords } = require('../config')
 
-async function pageRoutes (app) {
+async function pageRoutes (app, { lifetimes }) {
   app.get('/', async (request, reply) => {
     return reply.render(views.homePage, {
       fresh: request.isFresh(),
@@ -12,29 +15,15 @@ async function pageRoutes (app) {
     })
   })
 
-  app.get('/protected', { preHandler: app.loginRequired }, async (request, reply) => {
+  app.get('/protected', { preHandler: loginRequired }, async (request, reply) => {
     return reply.render(views.protectedPage)
   })
 
-  // A page for sensitive actions: a login restored from a remember-me cookie is
-  // not enough, the user is sent to /reauth to type the password again.
-  app.get('/settings', { preHandler: app.freshLoginRequired }, async (request, reply) => {
-    return reply.render(views.settingsPage)
-  })
-
-  // Authorization on top of authentication: loginRequired answers "who are you?",
-  // this hook "may you?". Anonymous visitors are sent to log in; a logged-in user
-  // without the role gets a 403 page (an error from @fastify/sensible).
-  function requireRole (role) {
-    return async function hasRole (request) {
-      if (!request.user.roles.includes(role)) {
-        throw app.httpErrors.forbidden(`Only users with the ${role} role can see this page.`)
-      }
-    }
-  }
-
-  app.get('/admin', { preHandler: [app.loginRequired, requireRole('admin')] }, async (request, reply) => {
-    return reply.render(views.adminPage)
+  // A page for sensitive actions: the password must have been typed within `freshFor`
+  // (FRESH_FOR). After that, or after a remember-me login, the guard sends the
+  // browser to /reauth to type it again, and back here after.
+  app.get('/settings', { preHandler: freshLoginRequired }, async (request, reply) => {
+    return reply.render(views.settingsPage, { freshFor: inWords(lifetimes.freshFor) })
   })
 }
 
