@@ -34,10 +34,13 @@ const IDLE_SLACK = MINUTE + SECOND
 
 type Lapse = 'idle' | 'absolute' | 'impersonation'
 
+/** Why the login lapsed, if it did; past both timeouts, the one that came first (what the user is told). */
 function lapseOf (options: ResolvedOptions, state: LoginState, now: number): Lapse | undefined {
   if (state.impersonationEnds !== undefined && now >= state.impersonationEnds) return 'impersonation'
-  if (options.absoluteTimeout !== undefined && now - state.startedAt > options.absoluteTimeout) return 'absolute'
-  if (options.idleTimeout !== undefined && now - (state.seenAt ?? state.startedAt) > options.idleTimeout + IDLE_SLACK) return 'idle'
+  const absoluteEnd = options.absoluteTimeout === undefined ? Infinity : state.startedAt + options.absoluteTimeout
+  const idleEnd = options.idleTimeout === undefined ? Infinity : (state.seenAt ?? state.startedAt) + options.idleTimeout + IDLE_SLACK
+  if (now > idleEnd && idleEnd < absoluteEnd) return 'idle'
+  if (now > absoluteEnd) return 'absolute'
   return undefined
 }
 
