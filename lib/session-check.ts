@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isPromise, toUser } from './callbacks'
 import { expireImpersonation, withImpersonator } from './impersonation'
-import { endLogin } from './login-end'
+import { endLogin, settleEnd } from './login-end'
 import { MINUTE, SECOND } from './option-checks'
 import type { ResolvedOptions } from './options'
 import { fingerprintOf } from './protection'
@@ -123,15 +123,17 @@ function judge (
 async function timedOut (
   registration: Registration, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState, lapse: LoginEndReason
 ): Promise<Verdict> {
-  const { remember, registry } = registration
+  const { remember } = registration
   const cookie = state.remember === undefined ? undefined : remember.read(request)
-  await endLogin(registration, request, reply, session, state, lapse, { shown: true, record: cookie === undefined ? 'end' : 'keep' })
-  if (cookie === undefined) return { lapsed: undefined }
+  if (cookie === undefined) {
+    await endLogin(registration, request, reply, session, state, lapse, { shown: true, record: 'end' })
+    return { lapsed: undefined }
+  }
+  await endLogin(registration, request, reply, session, state, lapse, { shown: true, record: 'keep' })
   if (await remember.restore(request, reply, cookie, undefined)) {
     delete request[kEndReason]
     return undefined
   }
-  const ended = registry !== undefined && state.loginId !== undefined ? await registry.end(request, state.userId, [state.loginId], lapse) : 0
-  if (ended === 0) registration.report.ended(request, { userId: state.userId, loginId: state.loginId ?? null, reason: lapse })
+  await settleEnd(registration, request, state, lapse, { shown: true, record: 'end' })
   return { lapsed: undefined, cookieTried: true }
 }
