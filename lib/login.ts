@@ -151,14 +151,17 @@ export function createReplyMethods (registration: Registration) {
       }
       const userId = state?.userId ?? (user === null ? undefined : idOf(registration, user))
       if (registry !== undefined) {
-        if (everywhere && userId !== undefined) await registry.endAll(request, userId, null, 'logout')
         if (state !== undefined) {
-          if (!everywhere && state.loginId !== undefined) await registry.end(request, state.userId, [state.loginId], 'logout')
+          if (state.loginId !== undefined) await registry.end(request, state.userId, [state.loginId], 'logout')
           if (staff?.loginId !== undefined) await registry.end(request, staff.userId, [staff.loginId], 'logout')
         } else if (cookie !== undefined) {
           // Only the remember cookie was seen (a route under `exclude`, right after a browser restart).
           await remember.forget(request, cookie)
         }
+        // The user's other logins are revoked: their browsers are told they were logged out elsewhere.
+        // While impersonating, the user at the keyboard is the staff member: theirs, never the target's.
+        const everywhereId = staff?.userId ?? userId
+        if (everywhere && everywhereId !== undefined) await registry.endAll(request, everywhereId, null, 'revoked')
       } else if (state !== undefined) {
         report.ended(request, { userId: state.userId, loginId: null, reason: 'logout' })
       }
