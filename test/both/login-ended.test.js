@@ -164,7 +164,7 @@ describe('ended elsewhere, with the registry', () => {
   })
 })
 
-for (const [label, configuration] of Object.entries(CONFIGURATIONS)) {
+for (const label of Object.keys(CONFIGURATIONS)) {
   const registry = label === 'with the registry'
   describe(`ended by a rule of the plugin, ${label}`, () => {
     test("a password change (authVersion): 'authVersion', once, on every browser of the user", async (t) => {
