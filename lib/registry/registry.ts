@@ -190,6 +190,8 @@ export class LoginRegistry {
       : await guarded(() => this.store.listLogins(storeId, { limit, ended: false }))
     return logins.map((login) => {
       const { series, ...info } = login
+      // Both ids as the app knows them, never the store's (`<key>:<id>`).
+      if (info.impersonatorId !== undefined) info.impersonatorId = this.userOf({ userId: info.impersonatorId }) ?? undefined
       return { ...info, userId }
     })
   }
