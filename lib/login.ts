@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isUser } from './callbacks'
-import { LoginError } from './errors'
+import { ImpersonationError, LoginError } from './errors'
 import { fingerprintOf } from './protection'
 import type { Registration } from './registration'
 import type { LoginMethod } from './registry/stores/types'
@@ -185,7 +185,8 @@ export function createReplyMethods (registration: Registration) {
       if (user === null || state === undefined || request.authenticatedBy === 'request') {
         throw new LoginError('confirmLogin needs a user logged in through the session')
       }
-      if (state.impersonationEnds !== undefined) throw new LoginError('confirmLogin is not available while impersonating')
+      // The staff member would make the target's login fresh: refused, like a nested impersonation.
+      if (state.impersonationEnds !== undefined) throw new ImpersonationError('confirmLogin is refused while impersonating')
       const confirmed = await sessions.regenerate(request, session, sessions.keys(session))
       const fresh = {
         ...state,
