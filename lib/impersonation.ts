@@ -98,8 +98,11 @@ async function backToStaff (
     options.loadUser(state.userId, request),
     staffState === undefined ? null : options.loadUser(staffState.userId, request)
   ])
+  const ended = reason === 'expired' ? 'absolute' : 'logout'
   if (registry !== undefined && state.loginId !== undefined) {
-    await registry.end(request, state.userId, [state.loginId], reason === 'expired' ? 'absolute' : 'logout')
+    await registry.end(request, state.userId, [state.loginId], ended)
+  } else {
+    registration.report.ended(request, { userId: state.userId, loginId: null, reason: ended })
   }
   const targetUser = toUser(target, 'loadUser')
   const staffUser = toUser(staff, 'loadUser')

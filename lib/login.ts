@@ -164,6 +164,7 @@ export function createReplyMethods (registration: Registration) {
         if (everywhere && everywhereId !== undefined) await registry.endAll(request, everywhereId, null, 'revoked')
       } else if (state !== undefined) {
         report.ended(request, { userId: state.userId, loginId: null, reason: 'logout' })
+        if (staff !== undefined) report.ended(request, { userId: staff.userId, loginId: null, reason: 'logout' })
       }
       if (impersonator !== null && loggedOut !== null) report.impersonation(request, impersonator, loggedOut, 'logout')
       if (session !== undefined && state !== undefined) {
