@@ -77,6 +77,7 @@ export function createImpersonationMethods (registration: Registration) {
       if (staff === undefined) return
       const user = toUser(await options.loadUser(staff.state.userId, request), 'loadUser')
       setUser(request, user, user === null ? null : 'session', registry === undefined ? undefined : (user === null ? null : staff.state.loginId))
+      request[kImpersonator] = null
       outcome.carried = (reply) => sessions.carried(request, reply, staff.session, keys.state)
     })
   }
