@@ -3,7 +3,7 @@ import type { Registration } from './registration'
 import { kEndReason, setUser } from './request-user'
 import { noStore } from './responses'
 import type { AnySession } from './sessions'
-import type { LoginState } from './state'
+import { decodeState, type LoginState } from './state'
 import type { LoginEndReason } from './types'
 
 /**
@@ -23,6 +23,7 @@ export async function endLogin (
   reason: LoginEndReason, how: { shown: boolean, record: 'end' | 'ended' | 'report' | 'keep' }
 ): Promise<void> {
   const { sessions, keys, registry } = registration
+  const staff = state.impersonationEnds === undefined ? undefined : decodeState(session[keys.staff])
   sessions.write(session, keys.state, undefined)
   if (state.impersonationEnds !== undefined) sessions.write(session, keys.staff, undefined)
   noStore(reply)
@@ -32,6 +33,9 @@ export async function endLogin (
     return
   }
   await settleEnd(registration, request, state, reason, { shown: how.shown, record: how.record })
+  // An impersonation this plugin ends takes the staff login waiting under it along (idle, protection...).
+  // Not one the store ended already: that may be a stale copy of the session, while the staff login goes on.
+  if (staff !== undefined && how.record === 'end') await settleEnd(registration, request, staff, reason, { shown: false, record: 'end' })
 }
 
 /**
@@ -59,6 +63,7 @@ export async function settleEnd (
 
 /** What this browser is told ("you were logged out on another device"): never a logout, nor a user that is gone. */
 function tell (request: FastifyRequest, reason: LoginEndReason, shown: boolean): void {
-  if (shown && reason !== 'logout') request[kEndReason] = reason
-  else delete request[kEndReason]
+  if (!shown) return
+  if (reason === 'logout') delete request[kEndReason]
+  else request[kEndReason] = reason
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isPromise, toUser } from './callbacks'
-import { expireImpersonation, withImpersonator } from './impersonation'
+import { expireImpersonation, recordVisit, withImpersonator } from './impersonation'
 import { endLogin, settleEnd } from './login-end'
 import { MINUTE, SECOND } from './option-checks'
 import type { ResolvedOptions } from './options'
@@ -10,7 +10,7 @@ import type { Standing } from './registry/registry'
 import type { Lapsed } from './remember/remember-me'
 import { kEndReason, kSeenElsewhere, setUser } from './request-user'
 import type { AnySession } from './sessions'
-import { encodeState, type LoginState } from './state'
+import type { LoginState } from './state'
 import type { LoginEndReason } from './types'
 
 /**
@@ -50,7 +50,7 @@ export function checkSession (
   const { registry } = registration
   const now = Date.now()
   const lapse = lapseOf(registration.options, state, now)
-  if (lapse === 'impersonation') return expireImpersonation(registration, request, reply, session, state).then((staff) => staff === undefined ? undefined : checkSession(registration, request, reply, staff.session, staff.state))
+  if (lapse === 'impersonation') return impersonationOver(registration, request, reply, session, state, now)
   if (lapse !== undefined) return timedOut(registration, request, reply, session, state, lapse)
   let standing: Standing | Promise<Standing> = true
   if (registry !== undefined) {
@@ -72,6 +72,24 @@ function afterStanding (
   const loaded = registration.options.loadUser(state.userId, request)
   if (isPromise(loaded)) return loaded.then((user) => judge(registration, request, reply, session, state, user, now))
   return judge(registration, request, reply, session, state, loaded, now)
+}
+
+/**
+ * An impersonation past its `maxAge`: back to the staff login, checked like any.
+ * Unless the impersonation had ended already (stopped, revoked): then this is a copy
+ * of a session cookie from before (`@fastify/secure-session` keeps the session in
+ * it), and nothing in it stands, not even the staff login it carries.
+ */
+async function impersonationOver (
+  registration: Registration, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState, now: number
+): Promise<Verdict> {
+  const { registry } = registration
+  if (registry !== undefined) {
+    const standing = state.loginId === undefined ? 'revoked' : await registry.check(state.userId, state.loginId, now)
+    if (standing !== true) return afterStanding(registration, request, reply, session, state, standing, now)
+  }
+  const staff = await expireImpersonation(registration, request, reply, session, state)
+  return staff === undefined ? undefined : checkSession(registration, request, reply, staff.session, staff.state)
 }
 
 /** The login's user was loaded: is it still theirs, from their client? */
@@ -104,10 +122,7 @@ function judge (
   if (state.impersonationEnds !== undefined) return withImpersonator(registration, request, reply, session, state, user)
 
   setUser(request, user, 'session', state.loginId)
-  if (options.idleTimeout !== undefined && now - (state.seenAt ?? 0) >= MINUTE) {
-    // The one write a read-only request makes, at most once a minute: the visit, for `idleTimeout`.
-    registration.sessions.write(session, registration.keys.state, encodeState({ ...state, seenAt: now }))
-  }
+  recordVisit(registration, session, state, now)
   if (options.remember?.refresh === true) {
     const cookie = remember.read(request)
     if (cookie !== undefined) return remember.refresh(request, reply, cookie, state, user)?.then(() => undefined)
