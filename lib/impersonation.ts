@@ -33,7 +33,7 @@ export function createImpersonationMethods (registration: Registration) {
       const request = this.request
       const canImpersonate = options.canImpersonate
       if (canImpersonate === undefined) throw new LoginError('reply.impersonate() needs the canImpersonate option')
-      const maxAge = impersonateOptions.maxAge ?? DEFAULT_MAX_AGE
+      const maxAge = impersonateOptions.maxAge === undefined ? DEFAULT_MAX_AGE : impersonateOptions.maxAge
       if (!isDuration(maxAge, 1000)) throw new LoginError('impersonate maxAge must be a whole number of milliseconds from one second to 400 days')
       if (!isUser(target)) throw new LoginError('impersonate needs a user object')
       const session = requireSession(registration, request, 'impersonate')
