@@ -14,7 +14,9 @@ require('../support/session-plugins').onBothPlugins(__filename)
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
+const { MemoryStore } = require('@fastify/session')
 const { MemoryLoginStore } = require('fastify-login')
+const { setCookies, isCleared, SESSION_COOKIE, SESSION_KIND } = require('../helper')
 const { SECOND, MINUTE, HOUR, REMEMBER, startClock, lifecycleApp, loggedIn, visit, ends } = require('../support/lifecycle')
 
 const ABSOLUTE = HOUR
@@ -181,3 +183,66 @@ for (const registry of [false, true]) {
     })
   })
 }
+
+/** A @fastify/session store that notes the (mock) time of every write. */
+class CountingStore extends MemoryStore {
+  constructor () {
+    super()
+    this.writes = []
+  }
+
+  set (id, session, callback) {
+    this.writes.push(Date.now())
+    super.set(id, session, callback)
+  }
+}
+
+describe('idle tracking writes the session at most once a minute, for every kind of login (rolling: false)', () => {
+  for (const registry of [false, true]) {
+    test(`a login restored from its cookie and an impersonation, ${registry ? 'with' : 'without'} the registry`, async (t) => {
+      const tick = startClock(t)
+      const store = new CountingStore()
+      const { app } = await lifecycleApp(t, {
+        store,
+        session: { rolling: false },
+        login: { idleTimeout: IDLE, canImpersonate: () => true, ...(registry ? { logins: { store: new MemoryLoginStore() } } : {}) },
+        routes: (app) => app.post('/impersonate/2', async (request, reply) => {
+          await reply.impersonate({ id: 2, username: 'user2' })
+          return { ok: true }
+        })
+      })
+      /** The session writes of `jar`'s requests from now on: store writes, or session cookies sent on secure-session. */
+      const watch = (jar) => {
+        const cookieWrites = []
+        const request = jar.request
+        jar.request = async (opts) => {
+          const res = await request(opts)
+          if (setCookies(res).some((c) => c.name === SESSION_COOKIE && !isCleared(c))) cookieWrites.push(Date.now())
+          return res
+        }
+        const from = store.writes.length
+        return () => SESSION_KIND === 'secure' ? cookieWrites : store.writes.slice(from)
+      }
+      const assertSparse = async (jar, what) => {
+        const writes = watch(jar)
+        const start = Date.now()
+        for (let visit5s = 1; visit5s <= 60; visit5s++) { // a visit every 5 s for 5 minutes
+          tick(5 * SECOND)
+          assert.notEqual((await visit(jar)).user, null, what)
+        }
+        const times = [start, ...writes()]
+        assert.ok(times.length <= 6, `${what}: ${times.length - 1} writes in 5 minutes`)
+        for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= MINUTE, `${what}: two writes ${(times[i] - times[i - 1]) / SECOND} s apart`)
+      }
+
+      const remembered = await loggedIn(app, 1, { remember: true })
+      delete remembered.cookies[SESSION_COOKIE]
+      assert.equal((await visit(remembered)).by, 'remember')
+      await assertSparse(remembered, 'a restored login')
+
+      const staff = await loggedIn(app, 1)
+      assert.equal((await staff.post('/impersonate/2')).statusCode, 200)
+      await assertSparse(staff, 'an impersonation')
+    })
+  }
+})
