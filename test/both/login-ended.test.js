@@ -140,6 +140,22 @@ describe('ended elsewhere, with the registry', () => {
     assert.equal(events.ended.length, 1, 'one loginEnded for one end')
   })
 
+  test("a timed-out remembered login whose cookie was copied and used elsewhere: 'theft', one loginEnded", async (t) => {
+    const tick = startClock(t)
+    const { app, events } = await endedApp(t, { login: { logins: { store: new MemoryLoginStore() }, absoluteTimeout: HOUR } })
+    const owner = await loggedIn(app, 1, { remember: true })
+    const { loginId } = await visit(owner)
+    const thief = createJar(app)
+    thief.cookies[REMEMBER] = owner.cookies[REMEMBER]
+    assert.equal((await visit(thief)).by, 'remember', 'the copy is used first: it rotates')
+    tick(HOUR + SECOND)
+    const found = await visit(owner)
+    assert.deepEqual([found.user, found.reason], [null, 'theft'], 'the owner, back after the timeout with the old validator')
+    assert.deepEqual(ends(events), [{ userId: '1', loginId, reason: 'theft' }])
+    await assertToldOnce(thief, 'theft')
+    assert.equal(events.ended.length, 1)
+  })
+
   test("a revoked login that also timed out is told 'revoked' (what ended it), once, with one loginEnded", async (t) => {
     const tick = startClock(t)
     const { app, events } = await endedApp(t, { login: { logins: { store: new MemoryLoginStore() }, absoluteTimeout: HOUR } })
