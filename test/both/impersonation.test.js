@@ -17,7 +17,7 @@ const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { MemoryLoginStore } = require('fastify-login')
 const { setCookies, createJar, SESSION_COOKIE, SESSION_KIND } = require('../helper')
-const { SECOND, MINUTE, HOUR, REMEMBER, CONFIGURATIONS, startClock, lifecycleApp, describeRequest, loggedIn, visit, ends } = require('../support/lifecycle')
+const { SECOND, MINUTE, HOUR, REMEMBER, CONFIGURATIONS, startClock, cloneUsers, lifecycleApp, describeRequest, loggedIn, visit, ends } = require('../support/lifecycle')
 
 /** Staff (user 1) may act as anyone else. */
 const staffOnly = (impersonator, target) => impersonator.id === 1 && target.id !== 1
@@ -45,16 +45,15 @@ function routes (app) {
 
 /** An app with impersonation; `login` options over `canImpersonate: staffOnly`. */
 async function impersonationApp (t, login = {}) {
-  let users
-  const built = await lifecycleApp(t, {
+  const users = cloneUsers()
+  return lifecycleApp(t, {
+    users,
     login: { canImpersonate: staffOnly, ...login },
     routes: (app) => {
-      app.decorate('testUsers', { get: (id) => users.get(id) })
+      app.decorate('testUsers', users)
       routes(app)
     }
   })
-  users = built.users
-  return built
 }
 
 /** The staff member's browser, logged in with credentials (fresh), acting as user 2. */
@@ -248,7 +247,7 @@ for (const [label, configuration] of Object.entries(CONFIGURATIONS)) {
       }
     })
 
-    test("a staff member whose credentials changed (authVersion) is logged out of the impersonation too", async (t) => {
+    test('a staff member whose credentials changed (authVersion) is logged out of the impersonation too', async (t) => {
       const { app, users } = await impersonationApp(t, { ...configuration(), authVersion: (user) => user.password ?? 'first' })
       const jar = await impersonating(app)
       users.get('1').password = 'changed'
