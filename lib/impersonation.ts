@@ -3,10 +3,11 @@ import { isUser, toUser } from './callbacks'
 import { ImpersonationError, LoginError } from './errors'
 import type { ImpersonationEndReason } from './events'
 import { endLogin } from './login-end'
-import { HOUR, isDuration } from './option-checks'
+import { HOUR, isDuration, MINUTE } from './option-checks'
 import type { Registration } from './registration'
 import { kImpersonator, setUser } from './request-user'
 import { noStore, track } from './responses'
+import type { Standing } from './registry/registry'
 import type { Verdict } from './session-check'
 import { idOf, newState, requireSession, saveOrUndo, startLogin } from './session-login'
 import type { AnySession } from './sessions'
@@ -32,7 +33,7 @@ export function createImpersonationMethods (registration: Registration) {
       const request = this.request
       const canImpersonate = options.canImpersonate
       if (canImpersonate === undefined) throw new LoginError('reply.impersonate() needs the canImpersonate option')
-      const maxAge = impersonateOptions.maxAge ?? DEFAULT_MAX_AGE
+      const maxAge = impersonateOptions.maxAge === undefined ? DEFAULT_MAX_AGE : impersonateOptions.maxAge
       if (!isDuration(maxAge, 1000)) throw new LoginError('impersonate maxAge must be a whole number of milliseconds from one second to 400 days')
       if (!isUser(target)) throw new LoginError('impersonate needs a user object')
       const session = requireSession(registration, request, 'impersonate')
@@ -77,6 +78,7 @@ export function createImpersonationMethods (registration: Registration) {
       if (staff === undefined) return
       const user = toUser(await options.loadUser(staff.state.userId, request), 'loadUser')
       setUser(request, user, user === null ? null : 'session', registry === undefined ? undefined : (user === null ? null : staff.state.loginId))
+      request[kImpersonator] = null
       outcome.carried = (reply) => sessions.carried(request, reply, staff.session, keys.state)
     })
   }
@@ -98,8 +100,11 @@ async function backToStaff (
     options.loadUser(state.userId, request),
     staffState === undefined ? null : options.loadUser(staffState.userId, request)
   ])
+  const ended = reason === 'expired' ? 'absolute' : 'logout'
   if (registry !== undefined && state.loginId !== undefined) {
-    await registry.end(request, state.userId, [state.loginId], reason === 'expired' ? 'absolute' : 'logout')
+    await registry.end(request, state.userId, [state.loginId], ended)
+  } else {
+    registration.report.ended(request, { userId: state.userId, loginId: null, reason: ended })
   }
   const targetUser = toUser(target, 'loadUser')
   const staffUser = toUser(staff, 'loadUser')
@@ -110,9 +115,15 @@ async function backToStaff (
     registration.sessions.write(session, keys.staff, undefined)
     return undefined
   }
-  const started = await startLogin(registration, request, session, staffState)
+  // The staff member was active all along, acting as the target: the last visit is the impersonation's.
+  const back = { ...staffState, seenAt: latest(staffState.seenAt, state.seenAt) }
+  const started = await startLogin(registration, request, session, back)
   await saveOrUndo(registration, started, () => {})
-  return { session: started, state: staffState }
+  return { session: started, state: back }
+}
+
+function latest (a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b)
 }
 
 /** The request-time end of an impersonation past its `maxAge`: back to the staff login, to be checked like any. */
@@ -124,24 +135,41 @@ export function expireImpersonation (
 
 /**
  * A request while impersonating: `request.impersonator` is the staff user, whose
- * login must still stand too (a staff login revoked elsewhere ends the impersonation
- * with it, failing closed).
+ * login must still stand too (failing closed, both logins end with it): revoked
+ * elsewhere, its user gone or its credentials changed (`authVersion`), or past its
+ * own `absoluteTimeout` (an impersonation never extends the staff login).
  */
 export async function withImpersonator (
   registration: Registration, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState, user: LoginUser
 ): Promise<Verdict> {
   const { keys, registry, options } = registration
+  const now = Date.now()
   const staffState = decodeState(session[keys.staff])
-  let standing: true | string = staffState === undefined ? 'revoked' : true
-  if (staffState !== undefined && registry !== undefined) {
-    standing = staffState.loginId === undefined ? 'revoked' : await registry.check(staffState.userId, staffState.loginId)
+  let standing: Standing = staffState === undefined || (registry !== undefined && staffState.loginId === undefined) ? 'revoked' : true
+  if (standing === true && registry !== undefined) standing = await registry.check(staffState!.userId, staffState!.loginId!, now)
+  if (standing === true && options.absoluteTimeout !== undefined && now > staffState!.startedAt + options.absoluteTimeout) standing = 'absolute'
+  if (standing !== true) {
+    await endLogin(registration, request, reply, session, state, standing, { shown: true, record: 'end' })
+    return undefined
   }
-  const staff = standing === true ? toUser(await options.loadUser(staffState!.userId, request), 'loadUser') : null
+  const staff = toUser(await options.loadUser(staffState!.userId, request), 'loadUser')
   if (staff === null) {
-    await endLogin(registration, request, reply, session, state, 'revoked', { shown: true, record: 'end' })
+    await endLogin(registration, request, reply, session, state, 'revoked', { shown: false, record: 'end' })
+    return undefined
+  }
+  if (options.authVersion !== undefined && staffState!.version !== registration.versionOf(staff)) {
+    await endLogin(registration, request, reply, session, state, 'authVersion', { shown: true, record: 'end' })
     return undefined
   }
   setUser(request, user, 'session', state.loginId)
   request[kImpersonator] = staff
+  recordVisit(registration, session, state, now)
   return undefined
+}
+
+/** `idleTimeout`: the visit, written at most once a minute (the one write a read-only request makes). */
+export function recordVisit (registration: Registration, session: AnySession, state: LoginState, now: number): void {
+  if (registration.options.idleTimeout !== undefined && now - (state.seenAt ?? 0) >= MINUTE) {
+    registration.sessions.write(session, registration.keys.state, encodeState({ ...state, seenAt: now }))
+  }
 }

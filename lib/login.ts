@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isUser } from './callbacks'
-import { LoginError } from './errors'
+import { ImpersonationError, LoginError } from './errors'
 import { fingerprintOf } from './protection'
 import type { Registration } from './registration'
 import type { LoginMethod } from './registry/stores/types'
@@ -151,16 +151,20 @@ export function createReplyMethods (registration: Registration) {
       }
       const userId = state?.userId ?? (user === null ? undefined : idOf(registration, user))
       if (registry !== undefined) {
-        if (everywhere && userId !== undefined) await registry.endAll(request, userId, null, 'logout')
         if (state !== undefined) {
-          if (!everywhere && state.loginId !== undefined) await registry.end(request, state.userId, [state.loginId], 'logout')
+          if (state.loginId !== undefined) await registry.end(request, state.userId, [state.loginId], 'logout')
           if (staff?.loginId !== undefined) await registry.end(request, staff.userId, [staff.loginId], 'logout')
         } else if (cookie !== undefined) {
           // Only the remember cookie was seen (a route under `exclude`, right after a browser restart).
           await remember.forget(request, cookie)
         }
+        // The user's other logins are revoked: their browsers are told they were logged out elsewhere.
+        // While impersonating, the user at the keyboard is the staff member: theirs, never the target's.
+        const everywhereId = staff?.userId ?? userId
+        if (everywhere && everywhereId !== undefined) await registry.endAll(request, everywhereId, null, 'revoked')
       } else if (state !== undefined) {
         report.ended(request, { userId: state.userId, loginId: null, reason: 'logout' })
+        if (staff !== undefined) report.ended(request, { userId: staff.userId, loginId: null, reason: 'logout' })
       }
       if (impersonator !== null && loggedOut !== null) report.impersonation(request, impersonator, loggedOut, 'logout')
       if (session !== undefined && state !== undefined) {
@@ -182,7 +186,8 @@ export function createReplyMethods (registration: Registration) {
       if (user === null || state === undefined || request.authenticatedBy === 'request') {
         throw new LoginError('confirmLogin needs a user logged in through the session')
       }
-      if (state.impersonationEnds !== undefined) throw new LoginError('confirmLogin is not available while impersonating')
+      // The staff member would make the target's login fresh: refused, like a nested impersonation.
+      if (state.impersonationEnds !== undefined) throw new ImpersonationError('confirmLogin is refused while impersonating')
       const confirmed = await sessions.regenerate(request, session, sessions.keys(session))
       const fresh = {
         ...state,

@@ -47,7 +47,15 @@ export class LoginManager extends EventEmitter<LoginEvents> {
   /** `ended` not known until run time (an option passed through): either list. */
   listLogins (userId: string | number, options: ListLoginsOptions): Promise<LoginInfo[] | EndedLoginInfo[]>
   async listLogins (userId: string | number, options: ListLoginsOptions = {}): Promise<LoginInfo[] | EndedLoginInfo[]> {
-    return this.#need('listLogins').list(String(userId), options)
+    const registry = this.#need('listLogins')
+    // The app's mistake, said as such: the store would only fail on it (FST_LOGIN_STORE).
+    if (options === null || typeof options !== 'object') throw new LoginError('listLogins options must be an object')
+    const { limit, ended } = options
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
+      throw new LoginError(`listLogins limit must be a whole number from 1, got ${String(limit)}`)
+    }
+    if (ended !== undefined && typeof ended !== 'boolean') throw new LoginError('listLogins ended must be a boolean')
+    return registry.list(String(userId), options)
   }
 
   /** Login registry: ends one login of the user (its session and its remember cookie, on every instance). */

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isPromise, toUser } from './callbacks'
-import { expireImpersonation, withImpersonator } from './impersonation'
-import { endLogin } from './login-end'
+import { expireImpersonation, recordVisit, withImpersonator } from './impersonation'
+import { endLogin, settleEnd } from './login-end'
 import { MINUTE, SECOND } from './option-checks'
 import type { ResolvedOptions } from './options'
 import { fingerprintOf } from './protection'
@@ -10,7 +10,7 @@ import type { Standing } from './registry/registry'
 import type { Lapsed } from './remember/remember-me'
 import { kEndReason, kSeenElsewhere, setUser } from './request-user'
 import type { AnySession } from './sessions'
-import { encodeState, type LoginState } from './state'
+import type { LoginState } from './state'
 import type { LoginEndReason } from './types'
 
 /**
@@ -34,10 +34,13 @@ const IDLE_SLACK = MINUTE + SECOND
 
 type Lapse = 'idle' | 'absolute' | 'impersonation'
 
+/** Why the login lapsed, if it did; past both timeouts, the one that came first (what the user is told). */
 function lapseOf (options: ResolvedOptions, state: LoginState, now: number): Lapse | undefined {
   if (state.impersonationEnds !== undefined && now >= state.impersonationEnds) return 'impersonation'
-  if (options.absoluteTimeout !== undefined && now - state.startedAt > options.absoluteTimeout) return 'absolute'
-  if (options.idleTimeout !== undefined && now - (state.seenAt ?? state.startedAt) > options.idleTimeout + IDLE_SLACK) return 'idle'
+  const absoluteEnd = options.absoluteTimeout === undefined ? Infinity : state.startedAt + options.absoluteTimeout
+  const idleEnd = options.idleTimeout === undefined ? Infinity : (state.seenAt ?? state.startedAt) + options.idleTimeout + IDLE_SLACK
+  if (now > idleEnd && idleEnd < absoluteEnd) return 'idle'
+  if (now > absoluteEnd) return 'absolute'
   return undefined
 }
 
@@ -47,7 +50,7 @@ export function checkSession (
   const { registry } = registration
   const now = Date.now()
   const lapse = lapseOf(registration.options, state, now)
-  if (lapse === 'impersonation') return expireImpersonation(registration, request, reply, session, state).then((staff) => staff === undefined ? undefined : checkSession(registration, request, reply, staff.session, staff.state))
+  if (lapse === 'impersonation') return impersonationOver(registration, request, reply, session, state, now)
   if (lapse !== undefined) return timedOut(registration, request, reply, session, state, lapse)
   let standing: Standing | Promise<Standing> = true
   if (registry !== undefined) {
@@ -69,6 +72,24 @@ function afterStanding (
   const loaded = registration.options.loadUser(state.userId, request)
   if (isPromise(loaded)) return loaded.then((user) => judge(registration, request, reply, session, state, user, now))
   return judge(registration, request, reply, session, state, loaded, now)
+}
+
+/**
+ * An impersonation past its `maxAge`: back to the staff login, checked like any.
+ * Unless the impersonation had ended already (stopped, revoked): then this is a copy
+ * of a session cookie from before (`@fastify/secure-session` keeps the session in
+ * it), and nothing in it stands, not even the staff login it carries.
+ */
+async function impersonationOver (
+  registration: Registration, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState, now: number
+): Promise<Verdict> {
+  const { registry } = registration
+  if (registry !== undefined) {
+    const standing = state.loginId === undefined ? 'revoked' : await registry.check(state.userId, state.loginId, now)
+    if (standing !== true) return afterStanding(registration, request, reply, session, state, standing, now)
+  }
+  const staff = await expireImpersonation(registration, request, reply, session, state)
+  return staff === undefined ? undefined : checkSession(registration, request, reply, staff.session, staff.state)
 }
 
 /** The login's user was loaded: is it still theirs, from their client? */
@@ -101,10 +122,7 @@ function judge (
   if (state.impersonationEnds !== undefined) return withImpersonator(registration, request, reply, session, state, user)
 
   setUser(request, user, 'session', state.loginId)
-  if (options.idleTimeout !== undefined && now - (state.seenAt ?? 0) >= MINUTE) {
-    // The one write a read-only request makes, at most once a minute: the visit, for `idleTimeout`.
-    registration.sessions.write(session, registration.keys.state, encodeState({ ...state, seenAt: now }))
-  }
+  recordVisit(registration, session, state, now)
   if (options.remember?.refresh === true) {
     const cookie = remember.read(request)
     if (cookie !== undefined) return remember.refresh(request, reply, cookie, state, user)?.then(() => undefined)
@@ -120,15 +138,17 @@ function judge (
 async function timedOut (
   registration: Registration, request: FastifyRequest, reply: FastifyReply, session: AnySession, state: LoginState, lapse: LoginEndReason
 ): Promise<Verdict> {
-  const { remember, registry } = registration
+  const { remember } = registration
   const cookie = state.remember === undefined ? undefined : remember.read(request)
-  await endLogin(registration, request, reply, session, state, lapse, { shown: true, record: cookie === undefined ? 'end' : 'keep' })
-  if (cookie === undefined) return { lapsed: undefined }
+  if (cookie === undefined) {
+    await endLogin(registration, request, reply, session, state, lapse, { shown: true, record: 'end' })
+    return { lapsed: undefined }
+  }
+  await endLogin(registration, request, reply, session, state, lapse, { shown: true, record: 'keep' })
   if (await remember.restore(request, reply, cookie, undefined)) {
     delete request[kEndReason]
     return undefined
   }
-  const ended = registry !== undefined && state.loginId !== undefined ? await registry.end(request, state.userId, [state.loginId], lapse) : 0
-  if (ended === 0) registration.report.ended(request, { userId: state.userId, loginId: state.loginId ?? null, reason: lapse })
+  await settleEnd(registration, request, state, lapse, { shown: true, record: 'end' })
   return { lapsed: undefined, cookieTried: true }
 }

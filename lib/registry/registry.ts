@@ -206,6 +206,17 @@ export class LoginRegistry {
   }
 
   /**
+   * Ends one login of the user. Resolves the reason it ended with, and whether that
+   * end was reported: now, or earlier by whoever ended it first (revoked on another
+   * instance, then found timed out here). A login that expired unseen was not.
+   */
+  async endOne (request: FastifyRequest | null, userId: string, loginId: string, reason: LoginEndReason): Promise<{ reason: LoginEndReason, reported: boolean }> {
+    if (await this.end(request, userId, [loginId], reason) > 0) return { reason, reported: true }
+    const found = await guarded(() => this.store.getLogin(this.storeId(userId), loginId))
+    return found.status === 'ended' ? { reason: found.reason, reported: true } : { reason, reported: false }
+  }
+
+  /**
    * Ends every login of the user but `except`, a batch per store call. A login made
    * meanwhile (another instance's login) is caught by the next batch.
    */
