@@ -27,7 +27,8 @@ export function loginPage (url: string | undefined, message: string | undefined)
       // A sign-in site on another host needs the whole address to send the user back.
       const next = elsewhere ? requestOrigin + request.url : request.url
       // "You were logged out on another device" rather than a bare login page.
-      const ended = request[kEndReason] !== undefined ? options.loginEndedMessage : undefined
+      const reason = request[kEndReason]
+      const ended = reason === undefined ? undefined : options.loginEndedMessage?.(reason, request)
       const flashed = ended ?? message
       if (flashed !== undefined) flash(request, flashed)
       if (options.nextInSession && !elsewhere) {

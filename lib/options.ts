@@ -7,7 +7,7 @@ import {
 } from './option-checks'
 import { resolveLogins, type ResolvedLogins } from './registry/options'
 import { resolveRemember, type ResolvedRemember } from './remember/options'
-import type { FastifyLoginOptions, GuardHandler, LoginUser, ProtectionMode } from './types'
+import type { FastifyLoginOptions, GuardHandler, LoginEndReason, LoginUser, ProtectionMode } from './types'
 
 /** Plugin options in, `ResolvedOptions` out: validated, defaults filled in, the app's callbacks wrapped. */
 
@@ -34,7 +34,7 @@ export interface ResolvedOptions {
   allowedRedirectOrigins: Set<string>
   loginMessage: string | undefined
   refreshMessage: string | undefined
-  loginEndedMessage: string | undefined
+  loginEndedMessage: ((reason: Exclude<LoginEndReason, 'logout'>, request: FastifyRequest) => string) | undefined
   /** undefined: off. */
   protection: ResolvedProtection | undefined
   remember: ResolvedRemember | undefined
@@ -92,7 +92,7 @@ export function resolveOptions (options: FastifyLoginOptions): ResolvedOptions {
     allowedRedirectOrigins: new Set(stringList(options.allowedRedirectOrigins, 'allowedRedirectOrigins', []).map(toOrigin)),
     loginMessage: optionalString(options.loginMessage, 'loginMessage'),
     refreshMessage: optionalString(options.refreshMessage, 'refreshMessage'),
-    loginEndedMessage: optionalString(options.loginEndedMessage, 'loginEndedMessage'),
+    loginEndedMessage: endedMessage(options.loginEndedMessage),
     protection: resolveProtection(options.sessionProtection),
     remember: options.remember === undefined ? undefined : resolveRemember(options.remember),
     logins: resolveLogins(options.logins),
@@ -106,6 +106,14 @@ export function resolveOptions (options: FastifyLoginOptions): ResolvedOptions {
     absoluteTimeout: optionalDuration(options.absoluteTimeout, 'absoluteTimeout', SECOND, 'one second'),
     freshFor: optionalDuration(options.freshFor, 'freshFor', SECOND, 'one second')
   }
+}
+
+/** `loginEndedMessage`: a message, or the message for a reason (a function answering a string). */
+function endedMessage (message: FastifyLoginOptions['loginEndedMessage']): ResolvedOptions['loginEndedMessage'] {
+  if (typeof message === 'function') return checked('loginEndedMessage', message, isString, 'a string')
+  if (message !== undefined && (typeof message !== 'string' || message === '')) fail('loginEndedMessage must be a non-empty string or a function of the reason answering one')
+  const text = message
+  return text === undefined ? undefined : () => text
 }
 
 function resolveProtection (protection: FastifyLoginOptions['sessionProtection']): ResolvedProtection | undefined {

@@ -107,7 +107,7 @@ export interface FastifyLoginOptions {
   /** Flashed (category `'info'`) before a redirect to `refreshUrl`; needs `@fastify/flash`. */
   refreshMessage?: string
   /** Flashed (category `'info'`) by the guards' redirect when `request.loginEndReason` is set; needs `@fastify/flash`. */
-  loginEndedMessage?: string
+  loginEndedMessage?: string | ((reason: Exclude<LoginEndReason, 'logout'>, request: FastifyRequest) => string)
   /** Default `'basic'`. */
   sessionProtection?: SessionProtection
   /** Remember-me cookie; omitted means off. */

@@ -57,8 +57,10 @@ export class LoginRegistry {
     this.#options = options
     this.#owner = `${key}:`
     this.#report = report
-    // The session's own idle end comes a minute (and a second) late at most: the record must outlive it.
-    this.#unseen = idleTimeout === undefined ? UNSEEN : idleTimeout + TOUCH_INTERVAL + SECOND
+    // The session's own idle end comes a minute (and a second) late at most, and the record's
+    // visits lag as much: the record outlives that end, so a browser that comes back finds
+    // its login still there to end as 'idle' (and kept in the history).
+    this.#unseen = idleTimeout === undefined ? UNSEEN : idleTimeout + 2 * TOUCH_INTERVAL + SECOND
     this.#cache = typeof this.store.watch === 'function' ? new LoginCache() : undefined
   }
 

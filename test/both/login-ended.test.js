@@ -261,3 +261,25 @@ for (const label of Object.keys(CONFIGURATIONS)) {
     })
   })
 }
+
+describe('loginEndedMessage as a function of the reason', () => {
+  test('each browser reads why its own login ended', async (t) => {
+    const { app } = await endedApp(t, {
+      login: { loginEndedMessage: (reason) => reason === 'revoked' ? 'You were logged out on another device.' : `Your login ended (${reason}).` }
+    })
+    const phone = await loggedIn(app, 1)
+    await app.loginManager.revokeLogin(1, (await visit(phone)).loginId)
+    assert.equal((await phone.get({ url: '/private', headers: HTML })).statusCode, 302)
+    assert.deepEqual((await phone.get('/login')).json(), { info: ['You were logged out on another device.'] })
+  })
+
+  test('a function answering something else than a string fails closed, naming it', async (t) => {
+    const { app } = await endedApp(t, { login: { loginEndedMessage: () => 42 } })
+    const phone = await loggedIn(app, 1)
+    await app.loginManager.revokeLogin(1, (await visit(phone)).loginId)
+    const res = await phone.get({ url: '/private', headers: HTML })
+    assert.equal(res.statusCode, 500)
+    assert.equal(res.json().code, 'FST_LOGIN_CALLBACK')
+    assert.match(res.json().message, /loginEndedMessage/)
+  })
+})
