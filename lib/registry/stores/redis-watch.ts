@@ -16,6 +16,11 @@ import type { StoreWatcher } from './types'
  * after the fall came back through the subscription: every end published from then
  * on reaches the watcher.
  *
+ * One beat is in flight at a time. On a hung server (paused, or behind a link that
+ * died without a reset) beats piling up on the app's client would keep its
+ * connection writing, and a client `socketTimeout`, which counts silence both
+ * ways, would never fire: the app's commands would wait forever instead of failing.
+ *
  * Worst case: ends published after a silent failure are missed until `down()`,
  * at most `timeout` + `interval` later (2 s with the defaults 500 / 1,500 ms: two
  * beats may be late, under a GC pause or a busy event loop, before the third is
@@ -39,6 +44,7 @@ export async function watchEnds (link: RedisLink, channel: string, heartbeat: He
   let up = false
   let lastBeat = 0
   let stopped = false
+  let beating = false
 
   const fall = (): void => {
     proof = sent + 1
@@ -62,9 +68,11 @@ export async function watchEnds (link: RedisLink, channel: string, heartbeat: He
 
   const beat = (): void => {
     if (up && performance.now() - lastBeat > heartbeat.timeout) fall()
+    if (beating) return
+    beating = true
     sent++
     // A beat that cannot be sent never comes back: the timeout says the rest.
-    link.send(channel, ['PUBLISH', channel, `b ${id} ${sent}`]).catch(() => {})
+    link.send(channel, ['PUBLISH', channel, `b ${id} ${sent}`]).catch(() => {}).finally(() => { beating = false })
   }
 
   const subscriber = await openDuplicate(link.client, fall)
