@@ -24,9 +24,12 @@ const ANY_USER = { get: (id) => ({ id, username: `user ${id}` }) }
  * (`client`, e.g. a cluster's, else a new `createClient` of `pkg` on `url`).
  * `store` options go to RedisLoginStore, `logins` to the registry. Its log (level
  * warn) is captured in `log`. Routes: POST /login, GET /whoami, POST /revoke
- * { user, login }, POST /revoke-all { user }, GET /logins?user=.
+ * { user, login }, POST /revoke-all { user }, GET /logins?user=&limit=, and what
+ * `routes(app)` adds. `session` options go to @fastify/session.
  */
-async function startInstance ({ url, client, pkg = 'redis', socketTimeout, registry = true, store = {}, logins = {}, prefix = 'fleet:' } = {}) {
+async function startInstance ({
+  url, client, pkg = 'redis', socketTimeout, registry = true, store = {}, logins = {}, prefix = 'fleet:', session = { rolling: false }, routes
+} = {}) {
   const log = createLogCapture()
   let redis
   if (client === undefined) {
@@ -40,8 +43,8 @@ async function startInstance ({ url, client, pkg = 'redis', socketTimeout, regis
   const app = await buildApp({
     kind: 'stored',
     store: redis.store,
-    // As the README deploys it: the session is written at login, not at every request.
-    session: { rolling: false },
+    // By default as the README deploys it: the session is written at login, not at every request.
+    session,
     users: ANY_USER,
     fastify: { logger: { level: 'warn', stream: log.stream } },
     login: {
@@ -55,14 +58,16 @@ async function startInstance ({ url, client, pkg = 'redis', socketTimeout, regis
         by: request.authenticatedBy,
         endReason: request.loginEndReason ?? null
       }))
-      if (!registry) return
-      app.post('/revoke', async (request) => {
-        await app.loginManager.revokeLogin(request.body.user, request.body.login)
-        return { ok: true }
-      })
-      app.post('/revoke-all', async (request) => ({ ended: await app.loginManager.revokeLogins(request.body.user) }))
-      app.get('/logins', async (request) => app.loginManager.listLogins(request.query.user, request.query.limit ? { limit: Number(request.query.limit) } : {}))
-      app.loginManager.on('rememberTheft', (request, userId) => theft.push(userId))
+      if (registry) {
+        app.post('/revoke', async (request) => {
+          await app.loginManager.revokeLogin(request.body.user, request.body.login)
+          return { ok: true }
+        })
+        app.post('/revoke-all', async (request) => ({ ended: await app.loginManager.revokeLogins(request.body.user) }))
+        app.get('/logins', async (request) => app.loginManager.listLogins(request.query.user, request.query.limit ? { limit: Number(request.query.limit) } : {}))
+        app.loginManager.on('rememberTheft', (request, userId) => theft.push(userId))
+      }
+      if (routes) await routes(app)
     }
   })
   return {
