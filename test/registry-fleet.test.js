@@ -26,7 +26,7 @@ const { createClient } = require('redis')
 const { createJar, setCookies, isCleared } = require('./helper')
 const { startRedis, skipWithoutRedis, hasRedisServer } = require('./support/redis')
 const { startProxy } = require('./support/tcp-proxy')
-const { startInstance, commandsDuring, scriptsIn, until, SESSION_COOKIE, REMEMBER } = require('./support/fleet')
+const { startInstance, commandStats, commandsDuring, scriptsIn, until, SESSION_COOKIE, REMEMBER } = require('./support/fleet')
 
 const skip = skipWithoutRedis()
 const PACKAGES = { 'node-redis 6': 'redis', 'node-redis 5': 'redis5' }
@@ -131,6 +131,46 @@ for (const [name, pkg] of Object.entries(PACKAGES)) {
         assert.deepEqual(refused, { user: null, loginId: null, by: null, endReason: 'revoked' })
         assert.deepEqual((await B.app.inject(`/logins?user=${userId}`)).json(), [])
       })
+
+      const races = [['a read of the login', 0], ['the touch that records its visit once a minute', MINUTE + 1000]]
+      for (const [what, later] of races) {
+        test(`${what} under way on C when the invalidation arrives: C does not keep the login it found standing, and refuses it next`, async (t) => {
+          t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
+          // C's registry reaches Redis through a proxy that can hold the replies of its client's connection.
+          const proxy = await startProxy(server.port)
+          const C = await startInstance({ url: server.url, registryUrl: proxy.url, pkg })
+          t.after(async () => { await C.close(); await proxy.close() })
+          const main = (c) => !c.subscriber
+          const cachedOnC = async (jar) => {
+            await whoami(jar, C)
+            return scriptsIn(await count(() => whoami(jar, C))) === 0
+          }
+          const other = await login(A, newUser())
+          await until(() => cachedOnC(other), 'C\'s link is up')
+
+          const userId = newUser()
+          const jar = await login(A, userId)
+          const { loginId } = await whoami(jar, A)
+          if (later > 0) {
+            await until(() => cachedOnC(jar), 'C caches the login')
+            t.mock.timers.setTime(Date.now() + later)
+            // Another login's touch first: the server then has the script, which is run by its hash alone.
+            await whoami(other, C)
+          }
+          const ran = (await commandStats([admin])).evalsha ?? 0
+          proxy.hold(main)
+          const pending = whoami(jar, C)
+          await until(async () => ((await commandStats([admin])).evalsha ?? 0) > ran, 'Redis ran C\'s script: the login stood')
+
+          await A.app.inject({ method: 'POST', url: '/revoke', payload: { user: userId, login: loginId } })
+          await until(() => proxy.open((c) => c.subscriber)[0].received.includes(loginId), 'the invalidation went out to C')
+          // One turn of C's event loop reads what reached its subscriber's socket, before the reply is let go.
+          await new Promise((resolve) => setImmediate(resolve))
+          proxy.release(main)
+          assert.equal((await pending).user, userId, 'the request that began before the revocation is answered as it found it')
+          assert.deepEqual(await whoami(jar, C), { user: null, loginId: null, by: null, endReason: 'revoked' }, 'refused on the next request')
+        })
+      }
 
       test('revokeLogins on B ends every login of the user, the ones made on A too, and A refuses them', async (t) => {
         t.mock.timers.enable({ apis: ['Date'], now: Date.now() })

@@ -21,14 +21,15 @@ const ANY_USER = { get: (id) => ({ id, username: `user ${id}` }) }
 /**
  * One instance: a Fastify app with @fastify/session on connect-redis and, unless
  * `registry: false`, the login registry on RedisLoginStore; both on one client
- * (`client`, e.g. a cluster's, else a new `createClient` of `pkg` on `url`).
+ * (`client`, e.g. a cluster's, else a new `createClient` of `pkg` on `url`), or
+ * the registry on a client of its own on `registryUrl`.
  * `store` options go to RedisLoginStore, `logins` to the registry. Its log (level
  * warn) is captured in `log`. Routes: POST /login, GET /whoami, POST /revoke
  * { user, login }, POST /revoke-all { user }, GET /logins?user=&limit=, and what
  * `routes(app)` adds. `session` options go to @fastify/session.
  */
 async function startInstance ({
-  url, client, pkg = 'redis', socketTimeout, registry = true, store = {}, logins = {}, prefix = 'fleet:', session = { rolling: false }, routes
+  url, client, registryUrl, pkg = 'redis', socketTimeout, registry = true, store = {}, logins = {}, prefix = 'fleet:', session = { rolling: false }, routes
 } = {}) {
   const log = createLogCapture()
   let redis
@@ -39,6 +40,9 @@ async function startInstance ({
     const { RedisStore } = require('connect-redis')
     redis = { client, store: new RedisStore({ client, prefix: 'sess:' }), close: async () => {} }
   }
+  // `registryUrl`: the registry on a client of its own there (the sessions stay on `client`).
+  const own = registryUrl === undefined ? undefined : await createRedisStore(registryUrl, { pkg, socketTimeout })
+  const registryClient = own?.client ?? client
   const theft = []
   const app = await buildApp({
     kind: 'stored',
@@ -49,7 +53,7 @@ async function startInstance ({
     fastify: { logger: { level: 'warn', stream: log.stream } },
     login: {
       remember: { secret: REMEMBER_SECRET },
-      ...(registry ? { logins: { store: new RedisLoginStore({ client, prefix, ...store }), ...logins } } : {})
+      ...(registry ? { logins: { store: new RedisLoginStore({ client: registryClient, prefix, ...store }), ...logins } } : {})
     },
     routes: async (app) => {
       app.get('/whoami', async (request) => ({
@@ -78,6 +82,7 @@ async function startInstance ({
     async close () {
       await app.close()
       await redis.close()
+      await own?.close()
     }
   }
 }

@@ -7,6 +7,8 @@
 //   `silence(which)` stops forwarding a connection's bytes both ways, and drops
 //   them, while both ends still believe it open; `cut(which)` then closes it, as
 //   the end of the partition would;
+// - a slow reply: `hold(which)` keeps what the server sends on a connection
+//   until `release(which)`, so a test can let something else happen first;
 // - a stable address in front of a failover: `retarget(port)` sends the new
 //   connections to another server (a Sentinel-aware address, a DNS name moved).
 //
@@ -62,7 +64,11 @@ async function startProxy (targetPort) {
       client,
       upstream,
       commands: [],
+      /** What the server sent on it (forwarded or held), as latin1 text. */
+      received: '',
       silent: false,
+      /** Server bytes kept back while held, else null. */
+      held: null,
       closed: false,
       get subscriber () { return connection.commands.includes('SUBSCRIBE') },
       count (name) { return connection.commands.filter((command) => command === name).length }
@@ -75,7 +81,10 @@ async function startProxy (targetPort) {
       if (!connection.silent) upstream.write(chunk)
     })
     upstream.on('data', (chunk) => {
-      if (!connection.silent) client.write(chunk)
+      if (connection.silent) return
+      connection.received += chunk.toString('latin1')
+      if (connection.held !== null) connection.held.push(chunk)
+      else client.write(chunk)
     })
     const close = () => {
       connection.closed = true
@@ -106,6 +115,19 @@ async function startProxy (targetPort) {
       const chosen = select(which)
       for (const c of chosen) c.silent = true
       return chosen.length
+    },
+    /** Keeps back what the server sends on these connections, until `release`. */
+    hold (which) {
+      const chosen = select(which)
+      for (const c of chosen) c.held ??= []
+      return chosen.length
+    },
+    /** Sends on what was held, and forwards again. */
+    release (which) {
+      for (const c of select(which)) {
+        for (const chunk of c.held ?? []) c.client.write(chunk)
+        c.held = null
+      }
     },
     /** Closes these connections (both sides). */
     cut (which) {
