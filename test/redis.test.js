@@ -44,11 +44,14 @@ async function untilStoreAnswers (send, timeout = 10000) {
   return res
 }
 
-/** One app instance: its own redis client and store, a captured logger. */
+/**
+ * One app instance: its own redis client and store (with the README's socketTimeout,
+ * so a paused server fails the requests instead of holding them), a captured logger.
+ */
 async function createInstance (redisUrl, { login = {} } = {}) {
   const log = createLogCapture()
   const clientErrors = []
-  const redis = await createRedisStore(redisUrl, { onError: (err) => clientErrors.push(err) })
+  const redis = await createRedisStore(redisUrl, { socketTimeout: 2000, onError: (err) => clientErrors.push(err) })
   const app = await buildApp({
     store: redis.store,
     login: { remember: { secret: REMEMBER_SECRET }, ...login },

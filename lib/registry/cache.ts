@@ -7,7 +7,9 @@ import type { StoreWatcher } from './stores/types'
  * invalidation link is up (`watch`): every end of a login, on any instance, removes
  * it here; when invalidations may be missed (`down`), nothing is trusted and every
  * request reads the store again, until the link is confirmed (`up`) and the cache
- * starts empty. An entry is also read again after MAX_AGE, whatever the link says.
+ * starts empty. No entry is trusted longer than MAX_AGE after the store last said
+ * its login stands (a read, or the touch that records a visit once a minute),
+ * whatever the link says.
  *
  * A read that was under way while an invalidation arrived is not cached: the login
  * it found may be the one that just ended.
@@ -15,8 +17,13 @@ import type { StoreWatcher } from './stores/types'
 
 /** Logins kept (least recently used go first): the logins active on this instance at once. */
 const SIZE = 50_000
-/** No entry is trusted longer than this, even with the link up. */
-const MAX_AGE = 60_000
+/**
+ * No entry is trusted longer than this, even with the link up. Longer than the
+ * registry's touch interval (a minute): the touch of an active login, which finds
+ * it standing, renews its entry before it ages out, so such a login costs the store
+ * one command a minute instead of a touch and a read.
+ */
+const MAX_AGE = 90_000
 
 export interface CachedLogin {
   /** The store's user id of the login: checked against the session's. */

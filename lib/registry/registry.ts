@@ -154,8 +154,9 @@ export class LoginRegistry {
     const cached = this.#cache?.get(loginId)
     if (cached !== undefined && cached.userId === storeId) {
       if (now - cached.lastSeenAt < TOUCH_INTERVAL) return true
+      // Parallel requests of this login do not touch it again meanwhile.
       cached.lastSeenAt = now
-      return this.#touch(storeId, loginId, now)
+      return this.#touch(storeId, loginId, now, this.#cache!.mark())
     }
     return this.#lookup(storeId, loginId, now)
   }
@@ -166,19 +167,22 @@ export class LoginRegistry {
     if (found.status === 'ended') return found.reason
     // Expired unseen: the registry's own idle end.
     if (found.status === 'missing' || found.login.userId !== storeId) return 'idle'
-    let lastSeenAt = found.login.lastSeenAt
-    if (now - lastSeenAt >= TOUCH_INTERVAL) {
-      const standing = await this.#touch(storeId, loginId, now)
-      if (standing !== true) return standing
-      lastSeenAt = now
-    }
+    const lastSeenAt = found.login.lastSeenAt
+    if (now - lastSeenAt >= TOUCH_INTERVAL) return await this.#touch(storeId, loginId, now, mark)
     this.#cache?.put(loginId, { userId: storeId, lastSeenAt }, mark)
     return true
   }
 
-  async #touch (storeId: string, loginId: string, now: number): Promise<Standing> {
+  /**
+   * Records the visit. A touch that found the login standing is as good as a read:
+   * the cache keeps it (again), unless an invalidation came in since `mark`.
+   */
+  async #touch (storeId: string, loginId: string, now: number, mark: number): Promise<Standing> {
     // The store keeps a remembered login at least as long as its series.
-    if (await guarded(() => this.store.touchLogin(storeId, loginId, now, this.#unseen))) return true
+    if (await guarded(() => this.store.touchLogin(storeId, loginId, now, this.#unseen))) {
+      this.#cache?.put(loginId, { userId: storeId, lastSeenAt: now }, mark)
+      return true
+    }
     this.#cache?.drop([loginId])
     const found = await guarded(() => this.store.getLogin(storeId, loginId))
     return found.status === 'ended' ? found.reason : 'idle'

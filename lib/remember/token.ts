@@ -32,6 +32,14 @@ const TOKEN = /^4\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{43})$/
 const MAX_TOKEN_LENGTH = 512
 /** A CAS that lost a race is decided again on what won; more than this many losses is a store misbehaving. */
 const RETRIES = 3
+/**
+ * How far apart the clocks of an app's instances may be. A rotation is stamped
+ * with the clock of the instance that made it; a parallel request of the same
+ * browser served a millisecond later by an instance whose clock is behind finds it
+ * in the future, and must still be inside the grace window, or that browser's own
+ * request is taken for a thief.
+ */
+const CLOCK_SKEW = 1000
 
 interface Token {
   selector: string
@@ -177,14 +185,16 @@ export class TokenRemember implements RememberMe {
   }
 
   /**
-   * The rules. A rotation time in the future (a clock ahead) is never inside the
-   * grace window: the window is bounded both ways.
+   * The rules. The grace window is bounded both ways: a rotation time further in
+   * the future than the instances' clocks may differ (CLOCK_SKEW, and never more
+   * than the window itself) is never inside it.
    */
   #decide (series: RememberSeries, validator: string, now: number): Verdict {
     const hash = sha256(validator)
     if (equal(hash, series.validatorHash)) return 'current'
     const age = now - series.rotatedAt
-    if (equal(hash, series.previousHash) && age >= 0 && age <= this.#registry.graceMs &&
+    const graceMs = this.#registry.graceMs
+    if (equal(hash, series.previousHash) && age >= -Math.min(CLOCK_SKEW, graceMs) && age <= graceMs &&
       equal(sha256(this.#next(series.selector, series.previousHash!)), series.validatorHash)) return 'previous'
     if (equal(validator, this.#next(series.selector, series.validatorHash))) return 'ahead'
     return 'theft'

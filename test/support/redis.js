@@ -316,33 +316,38 @@ async function startReplicated ({ count = 1, args = [] } = {}) {
 }
 
 /**
- * A connect-redis 8 store on its own `redis` v5 client, configured to fail fast
- * while Redis is unreachable instead of queueing commands forever:
+ * A connect-redis 8 store on its own node-redis 6 client (`redis`), as the README's
+ * "Running several instances" wires it:
  *   disableOfflineQueue       commands fail at once (ClientOfflineError) while the client reconnects
  *   socket.connectTimeout     a connection attempt gives up after 1 s
  *   socket.reconnectStrategy  retry every 100 ms, so a restarted server is found quickly
- *   socket.socketTimeout      a connection that receives nothing for 2 s is closed: the
- *                             commands waiting on a hung server (paused, or a dead link that
- *                             sends no RST) fail with SocketTimeoutError and the client reconnects
- *   pingInterval              a PING every 0.5 s keeps a healthy idle connection under that timeout
- *   commandOptions.timeout    a command that cannot even be written within 0.5 s fails (in redis
- *                             v5 this timeout stops once the command is written, hence socketTimeout)
- * connect-redis implements the callback-style get/set/destroy that
- * @fastify/session calls, so it is used as the session store as it is.
- * Client errors (reconnect failures) go to `onError`; without a listener the
- * client would crash the process.
+ * By default a command waits for its reply as long as it takes. Any timer on it would
+ * race the test process itself: when its event loop is late (a thousand requests at
+ * once on a loaded machine), the timer fires before the reply, already received, is
+ * read, and a healthy Redis looks hung.
+ *
+ * A test that hangs the server (SIGSTOP) passes `socketTimeout` (ms), the README's
+ * way to give up on a hung server: the connection is closed after that long without
+ * a byte either way, failing the commands waiting on it (SocketTimeoutError), and
+ * the client reconnects; a PING every quarter of it keeps a healthy idle connection
+ * talking. `commandTimeout` (ms) fails a command that could not even be written in
+ * time (node-redis' timeout stops once a command is written, hence socketTimeout).
+ * connect-redis implements the callback-style get/set/destroy that @fastify/session
+ * calls, so it is used as the session store as it is. Client errors (reconnect
+ * failures) go to `onError`; without a listener the client would crash the process.
+ * `pkg` picks the client package ('redis5' for node-redis 5).
  */
-async function createRedisStore (url, { prefix = 'sess:', commandTimeout = 500, onError = () => {} } = {}) {
-  const { createClient } = require('redis')
+async function createRedisStore (url, { prefix = 'sess:', socketTimeout, commandTimeout = 0, onError = () => {}, pkg = 'redis' } = {}) {
+  const { createClient } = require(pkg)
   const { RedisStore } = require('connect-redis')
   const client = createClient({
     url,
     disableOfflineQueue: true,
-    pingInterval: 500,
+    ...(socketTimeout === undefined ? {} : { pingInterval: Math.round(socketTimeout / 4) }),
     commandOptions: { timeout: commandTimeout },
     socket: {
       connectTimeout: 1000,
-      socketTimeout: 2000,
+      ...(socketTimeout === undefined ? {} : { socketTimeout }),
       reconnectStrategy: () => 100
     }
   })

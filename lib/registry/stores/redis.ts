@@ -25,9 +25,13 @@ export interface RedisLoginStoreOptions {
   replicas?: number
   /** How long such a write waits for them (ms), then fails closed. Default 500. */
   replicaTimeout?: number
-  /** `watch`: the heartbeat period (ms). Default 500. */
+  /**
+   * Advanced: the invalidation link's heartbeat period (ms), one PUBLISH per instance each period. Default 500.
+   * With `heartbeatTimeout` it bounds how long a link that failed silently (a partition, a hung server) goes
+   * unnoticed, serving ended logins from the cache: at most `heartbeatTimeout + heartbeatInterval`.
+   */
   heartbeatInterval?: number
-  /** `watch`: the link counts as down when no heartbeat came back for this long (ms). Default 1,500. */
+  /** Advanced: the link counts as down when no heartbeat came back for this long (ms); more than `heartbeatInterval`. Default 1,500. */
   heartbeatTimeout?: number
 }
 
