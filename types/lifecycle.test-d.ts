@@ -38,7 +38,9 @@ expectAssignable<FastifyLoginOptions>({ loadUser, canImpersonate: async (staff, 
 expectType<number | undefined>(options.idleTimeout)
 expectType<number | undefined>(options.absoluteTimeout)
 expectType<number | undefined>(options.freshFor)
-expectType<string | undefined>(options.loginEndedMessage)
+expectType<string | ((reason: Exclude<LoginEndReason, 'logout'>, request: FastifyRequest) => string) | undefined>(options.loginEndedMessage)
+expectAssignable<FastifyLoginOptions>({ loadUser, loginEndedMessage: (reason: Exclude<LoginEndReason, 'logout'>) => reason === 'idle' ? 'You were away.' : 'You were logged out.' })
+expectNotAssignable<FastifyLoginOptions>({ loadUser, loginEndedMessage: (reason: string) => reason.length })
 
 // Wrong lifecycle options do not compile.
 expectNotAssignable<FastifyLoginOptions>({ loadUser, idleTimeout: '30m' })
