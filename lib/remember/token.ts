@@ -1,72 +1,31 @@
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
-import { Signer } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { sha256 } from '../digest'
 import type { Registration } from '../registration'
 import { guarded, type LoginRegistry } from '../registry/registry'
-import { userTag } from '../registry/stores/records'
 import type { RememberSeries } from '../registry/stores/types'
 import { isUnknownUpgrade, isWebSocketUpgrade } from '../routes'
 import type { LoginState } from '../state'
 import type { LoginUser, RememberRejectReason } from '../types'
 import type { ResolvedRemember } from './options'
 import { rememberedUser, reject, startRestored, type Issued, type Lapsed, type NewRemembered, type RememberMe } from './remember-me'
+import { equal, TokenCodec, type Token } from './token-codec'
 import type { RememberCookie } from './transport'
 
 /**
- * Remember-me under the login registry: a stateful token, `4.<selector>.<validator>`,
- * signed with the remember secret for this registration's key (a forged cookie
- * costs no store read; a customer's cookie is never a staff cookie). The store
- * keeps a hash of the validator, rotated at each restore (Spring Security's
- * persistent tokens, Barry Jaspan's improved persistent login cookie). The series
- * backs one login for its whole life, so the login's id is stable for its device.
- *
- * Each next validator is derived from the hash of the current one with a key only
- * the server has, so a rotation is the same whoever makes it: parallel requests of
- * one browser agree on it, a response that never reached the browser is handed out
- * again, and a browser one rotation ahead of the store (a failover lost the write)
- * is recognised instead of taken for a thief. See `decide` for the rules.
+ * Remember-me under the login registry: the rotating token of `token-codec.ts`,
+ * whose series backs one login for its whole life (so the login's id is stable for
+ * its device), rotated at each restore (Spring Security's persistent tokens, Barry
+ * Jaspan's improved persistent login cookie), a copy caught as theft.
  */
 
-const TOKEN = /^4\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{43})$/
-const MAX_TOKEN_LENGTH = 512
 /** A CAS that lost a race is decided again on what won; more than this many losses is a store misbehaving. */
 const RETRIES = 3
-/**
- * How far apart the clocks of an app's instances may be. A rotation is stamped
- * with the clock of the instance that made it; a parallel request of the same
- * browser served a millisecond later by an instance whose clock is behind finds it
- * in the future, and must still be inside the grace window, or that browser's own
- * request is taken for a thief.
- */
-const CLOCK_SKEW = 1000
-
-interface Token {
-  selector: string
-  validator: string
-}
-
-/** What a presented validator is to its series. */
-type Verdict =
-  /** The current validator: rotate. */
-  | 'current'
-  /** The one before, within the grace window: a parallel request, or a lost response; hand out the current one. */
-  | 'previous'
-  /** The one after the current (a rotation the store lost): move the series on from it. */
-  | 'ahead'
-  /** Anything else: a copy used after the real cookie rotated. */
-  | 'theft'
-
-function equal (a: string, b: string | null): boolean {
-  return b !== null && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
-}
 
 export class TokenRemember implements RememberMe {
   readonly #registration: Registration
   readonly #registry: LoginRegistry
   readonly #cookie: RememberCookie
-  readonly #signer: InstanceType<typeof Signer>
-  readonly #chain: Buffer
+  readonly #codec: TokenCodec
   readonly #key: string
   readonly #refresh: boolean
 
@@ -75,8 +34,7 @@ export class TokenRemember implements RememberMe {
     this.#registry = registry
     this.#cookie = cookie
     this.#key = registration.key
-    this.#signer = new Signer([...remember.secrets], 'sha256')
-    this.#chain = Buffer.from(hkdfSync('sha256', remember.secrets[0]!, 'fastify-login', `remember validator chain v4 for ${this.#key}`, 32))
+    this.#codec = new TokenCodec(remember.secrets, registration.key, registry.graceMs)
     this.#refresh = remember.refresh
   }
 
@@ -86,9 +44,7 @@ export class TokenRemember implements RememberMe {
 
   issue (login: NewRemembered): Issued {
     const record = login.login!
-    // The selector starts with its user's tag: on Redis Cluster the series lives in its user's slot.
-    const selector = userTag(record.userId) + randomBytes(16).toString('base64url')
-    const validator = randomBytes(32).toString('base64url')
+    const { selector, validator } = this.#codec.create(record.userId)
     record.series = selector
     const series: RememberSeries = {
       selector,
@@ -102,7 +58,7 @@ export class TokenRemember implements RememberMe {
       version: login.version,
       spentHash: null
     }
-    return { value: this.#cookie.check(this.#sign(selector, validator)), series }
+    return { value: this.#cookie.check(this.#codec.sign(selector, validator)), series }
   }
 
   set (reply: FastifyReply, value: string, expiresAt: number): void {
@@ -110,7 +66,7 @@ export class TokenRemember implements RememberMe {
   }
 
   async restore (request: FastifyRequest, reply: FastifyReply, cookie: string, lapsed: Lapsed | undefined): Promise<boolean> {
-    const token = this.#parse(cookie)
+    const token = this.#codec.parse(cookie)
     if ('reason' in token) return this.#reject(request, reply, token.reason)
     if (isUnknownUpgrade(request)) {
       // No cookie can reach the browser, and the route was not seen declared: neither rotate nor restore.
@@ -154,7 +110,7 @@ export class TokenRemember implements RememberMe {
     request: FastifyRequest, reply: FastifyReply, token: Token, series: RememberSeries, userId: string
   ): Promise<'done' | 'changed' | 'theft' | RememberRejectReason> {
     const now = Date.now()
-    const verdict = this.#decide(series, token.validator, now)
+    const verdict = this.#codec.judge(series, token.validator, now)
     if (verdict === 'theft') {
       await this.#registry.end(request, userId, [series.loginId], 'theft')
       this.#registration.report.theft(request, userId)
@@ -163,7 +119,7 @@ export class TokenRemember implements RememberMe {
     }
     if (verdict === 'previous') {
       // Joins the rotation that happened: hand out its validator (an upgrade has no cookie to carry it).
-      if (!isWebSocketUpgrade(request)) await this.#setCookie(reply, this.#next(series.selector, series.previousHash!), series, now)
+      if (!isWebSocketUpgrade(request)) await this.#setCookie(reply, this.#codec.next(series.selector, series.previousHash!), series, now)
       return 'done'
     }
     const presentedHash = sha256(token.validator)
@@ -173,31 +129,15 @@ export class TokenRemember implements RememberMe {
       return this.#update(series, { validatorHash: series.validatorHash, previousHash: series.previousHash, rotatedAt: series.rotatedAt, spentHash: presentedHash }, now)
     }
     // 'current', or 'ahead' (the browser holds the validator after the store's current one): move on from it.
-    const next = this.#next(series.selector, presentedHash)
+    const next = this.#codec.next(series.selector, presentedHash)
     // The new cookie goes out before the store write: whether the write lands or not, the
     // browser then holds either the current validator or the one right after it.
-    const cookie = this.#sign(series.selector, next)
+    const cookie = this.#codec.sign(series.selector, next)
     const updated = await this.#update(series, { validatorHash: sha256(next), previousHash: presentedHash, rotatedAt: now, spentHash: null }, now, () => {
       this.#cookie.set(reply, cookie, this.#expiry(series, now))
     })
     if (updated === 'done' && this.#refresh) await this.#extend(series, this.#expiry(series, now))
     return updated
-  }
-
-  /**
-   * The rules. The grace window is bounded both ways: a rotation time further in
-   * the future than the instances' clocks may differ (CLOCK_SKEW, and never more
-   * than the window itself) is never inside it.
-   */
-  #decide (series: RememberSeries, validator: string, now: number): Verdict {
-    const hash = sha256(validator)
-    if (equal(hash, series.validatorHash)) return 'current'
-    const age = now - series.rotatedAt
-    const graceMs = this.#registry.graceMs
-    if (equal(hash, series.previousHash) && age >= -Math.min(CLOCK_SKEW, graceMs) && age <= graceMs &&
-      equal(sha256(this.#next(series.selector, series.previousHash!)), series.validatorHash)) return 'previous'
-    if (equal(validator, this.#next(series.selector, series.validatorHash))) return 'ahead'
-    return 'theft'
   }
 
   /** The CAS on the series; `before` runs first (setting the cookie), so it goes out whatever the store does. */
@@ -222,7 +162,7 @@ export class TokenRemember implements RememberMe {
 
   async #setCookie (reply: FastifyReply, validator: string, series: RememberSeries, now: number): Promise<void> {
     const expiresAt = this.#expiry(series, now)
-    this.#cookie.set(reply, this.#sign(series.selector, validator), expiresAt)
+    this.#cookie.set(reply, this.#codec.sign(series.selector, validator), expiresAt)
     if (this.#refresh) await this.#extend(series, expiresAt)
   }
 
@@ -232,20 +172,20 @@ export class TokenRemember implements RememberMe {
 
   /** `refresh` on a session request: the token must be the current one of this login's series. */
   async refresh (request: FastifyRequest, reply: FastifyReply, cookie: string, state: LoginState, user: LoginUser): Promise<void> {
-    const token = this.#parse(cookie)
+    const token = this.#codec.parse(cookie)
     if ('reason' in token) return this.#drop(request, reply, token.reason)
     const series = await this.#series(token.selector)
     const now = Date.now()
     if (series === null) return this.#drop(request, reply, 'revoked')
     if (series.loginId !== state.loginId || this.#registry.userOf(series) !== state.userId) return this.#drop(request, reply, 'other-user')
-    const verdict = this.#decide(series, token.validator, now)
+    const verdict = this.#codec.judge(series, token.validator, now)
     if (verdict !== 'current' && verdict !== 'previous') return this.#drop(request, reply, 'signature')
     if (series.expiresAt <= now) return this.#drop(request, reply, 'expired')
     if (series.version !== this.#registration.versionOf(user)) return this.#drop(request, reply, 'version')
     // The current token, re-signed (an older secret may have signed it).
-    const validator = verdict === 'current' ? token.validator : this.#next(series.selector, series.previousHash!)
+    const validator = verdict === 'current' ? token.validator : this.#codec.next(series.selector, series.previousHash!)
     const expiresAt = now + series.lifetime
-    this.#cookie.set(reply, this.#sign(series.selector, validator), expiresAt)
+    this.#cookie.set(reply, this.#codec.sign(series.selector, validator), expiresAt)
     await this.#extend(series, expiresAt)
   }
 
@@ -255,37 +195,17 @@ export class TokenRemember implements RememberMe {
 
   /** A logout that found only this cookie: its login ends everywhere, so a saved copy no longer logs in. */
   async forget (request: FastifyRequest, cookie: string): Promise<void> {
-    const token = this.#parse(cookie)
+    const token = this.#codec.parse(cookie)
     if ('reason' in token) return
     const series = await this.#series(token.selector)
-    if (series === null || this.#decide(series, token.validator, Date.now()) === 'theft') return
+    if (series === null || this.#codec.judge(series, token.validator, Date.now()) === 'theft') return
     await this.#registry.end(request, this.#registry.userOf(series)!, [series.loginId], 'logout')
-  }
-
-  /** Reads a remember cookie: its token when the format and this key's signature hold, else why not. */
-  #parse (cookie: string): Token | { reason: RememberRejectReason } {
-    if (cookie.length > MAX_TOKEN_LENGTH || !cookie.startsWith('4.')) return { reason: 'malformed' }
-    const { valid, value } = this.#signer.unsign(`${this.#key}\n${cookie}`)
-    if (!valid || value === null) return { reason: 'signature' }
-    const match = TOKEN.exec(value.slice(this.#key.length + 1))
-    if (match === null) return { reason: 'malformed' }
-    return { selector: match[1]!, validator: match[2]! }
-  }
-
-  /** The signed cookie value of a token, signed for this registration's key. */
-  #sign (selector: string, validator: string): string {
-    return this.#signer.sign(`${this.#key}\n4.${selector}.${validator}`).slice(this.#key.length + 1)
   }
 
   /** The series, when it exists and is this registration's. */
   async #series (selector: string): Promise<RememberSeries | null> {
     const series = await guarded(() => this.#registry.store.getSeries(selector))
     return series !== null && this.#registry.userOf(series) !== null ? series : null
-  }
-
-  /** The validator after the one whose hash is `hash`: only the server, with the secret, can compute it. */
-  #next (selector: string, hash: string): string {
-    return createHmac('sha256', this.#chain).update(`${selector}.${hash}`).digest('base64url')
   }
 
   /** Rejects the cookie, for a path that answers nothing. */
