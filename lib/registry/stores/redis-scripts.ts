@@ -73,19 +73,27 @@ if ended then return { 'ended', ended } end
 return { 'missing' }
 `)
 
-/** ARGV: id, lastSeenAt, ttl. lastSeenAt only moves forward; the login never expires before its series. */
+/**
+ * ARGV: id, lastSeenAt, ttl. lastSeenAt only moves forward; the login never expires
+ * before its series. It runs once a minute for every active login, so it does only
+ * its own work: no trimming of the user's other entries (the next write that counts
+ * or lists does that), and only the login keys' expiry follows the one it extends.
+ */
 export const TOUCH = script(USER, `
 local now, id = clock(), ARGV[1]
-trimAll(now)
-local login = decode(redis.call('HGET', LOGINS, id))
-if not login then return finish(0) end
+local standsUntil = tonumber(redis.call('ZSCORE', EXPIRY, id))
+local raw = redis.call('HGET', LOGINS, id)
+if not standsUntil or standsUntil <= now or not raw then return 0 end
+local login = decode(raw)
+if not login then return 0 end
 local expires = now + tonumber(ARGV[3])
 if type(login.series) == 'string' then
   expires = math.max(expires, tonumber(redis.call('ZSCORE', SERIES_EXPIRY, login.series)) or 0)
 end
 redis.call('ZADD', SEEN, 'GT', ARGV[2], id)
 redis.call('ZADD', EXPIRY, fmt(expires), id)
-return finish(1)
+expireWith(EXPIRY, { LOGINS, SEEN, EXPIRY })
+return 1
 `)
 
 /**
