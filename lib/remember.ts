@@ -1,6 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import { Signer } from '@fastify/cookie'
-import { createDigest } from './digest'
 import type { RememberRejectReason } from './types'
 
 /**
@@ -49,12 +48,8 @@ function deriveKey (secret: string, key: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'fastify-login', info, 32))
 }
 
-const digestVersion = createDigest()
-
-/** Digest of an `authVersion` value, as stored in sessions and remember cookies. */
-export function versionDigest (value: string | number): string {
-  return digestVersion(String(value))
-}
+/** Digest of an `authVersion` value: it lives in lib/digest.ts, with the other digests. */
+export { versionDigest } from './digest'
 
 function toSeconds36 (ms: number): string {
   return Math.ceil(ms / 1000).toString(36)
