@@ -44,7 +44,8 @@ async function unsupported (row) {
 }
 
 async function measure (row, counts, repeat, dir) {
-  const run = await runChild(row.name, { out: path.join(dir, `${row.name}.${counts.clients}.${repeat}.out`), counts })
+  // Each repeat lays the heap out differently (bench/lib/cost-child.js), the same one for every row.
+  const run = await runChild(row.name, { out: path.join(dir, `${row.name}.${counts.clients}.${repeat}.out`), counts, layout: repeat })
   const [w1, w2] = run.windows.map((file) => split(parse(file)))
   if (!KEEP) for (const file of run.files) fs.rmSync(file, { force: true })
   const { n1, n2 } = counts

@@ -27,6 +27,16 @@ const WARMUP = envInt('BENCH_COST_WARMUP', 20000)
 const N1 = envInt('BENCH_COST_N1', 640)
 const N2 = envInt('BENCH_COST_N2', 1920)
 const CALLGRIND = process.env.BENCH_COST_CALLGRIND === '1'
+const LAYOUT = Number(process.env.BENCH_COST_LAYOUT ?? 0)
+
+// A heap laid out differently in each repeat. The counts are deterministic, so
+// three identical processes would agree to the instruction and say nothing of
+// luck: where V8 places hidden classes and strings decides hash-table and
+// inline-cache collisions, which moved a row by up to 0.5 % when only the
+// number of clients changed. Objects of new shapes, made before the app, move
+// every later allocation; the spread of the repeats then shows that luck.
+const ballast = []
+for (let i = 0; i < LAYOUT * 200; i++) ballast.push({ [`layout${i}`]: i, [`shape${i % 7}`]: String(i) })
 
 function mark () {
   os.getPriority(0)
@@ -147,6 +157,8 @@ async function main () {
     pid: process.pid,
     clients: CLIENTS,
     distinctSockets: sockets,
+    layout: LAYOUT,
+    ballast: ballast.length,
     warmup: WARMUP,
     windows: [N1, N2],
     failures,

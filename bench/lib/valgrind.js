@@ -56,15 +56,16 @@ const CALLGRIND_FLAGS = ['--tool=callgrind', '-q', '--instr-atstart=no', '--dump
 
 /**
  * Runs `name` once; `out` is the callgrind file name (dumps are `out.1`, `out.2`,
- * ... and `out` at exit). Resolves { report, windows: [file, file], files, seconds }.
+ * ... and `out` at exit); `layout` shifts the heap layout (bench/lib/cost-child.js). Resolves { report, windows: [file, file], files, seconds }.
  */
-function runChild (name, { out, counts, callgrindFlags = ['--dump-instr=no'], nodeFlags = [] }) {
+function runChild (name, { out, counts, layout = 0, callgrindFlags = ['--dump-instr=no'], nodeFlags = [] }) {
   const args = ['-R', 'valgrind', ...CALLGRIND_FLAGS, ...callgrindFlags, `--callgrind-out-file=${out}`,
     process.execPath, ...NODE_FLAGS, ...nodeFlags, path.join(__dirname, 'cost-child.js'), name]
   const env = {
     ...process.env,
     NODE_ENV: 'production',
     BENCH_COST_CALLGRIND: '1',
+    BENCH_COST_LAYOUT: String(layout),
     BENCH_COST_CLIENTS: String(counts.clients),
     BENCH_COST_WARMUP: String(counts.warmup),
     BENCH_COST_N1: String(counts.n1),
