@@ -61,8 +61,9 @@ const HTTP_TARGETS = [
 // `npm run bench:fleet`: two instances on one Redis (sessions through
 // connect-redis). `registry: 'redis'` puts the login registry in the same Redis
 // (RedisLoginStore). `revoke` says how a login is ended on instance A: 'logout'
-// (the session is destroyed in Redis) or 'revoke' (loginManager.revokeLogin from
-// another request: the session stays in Redis, only the registry knows).
+// (the session is destroyed in Redis) or 'revoke' (loginManager.revokeLogins,
+// called by the instance itself: the session stays in Redis, only the registry
+// knows).
 const FLEET_ROWS = [
   { name: 'session', app: 'session', auth: 'session', path: '/me', baseline: null, revoke: 'logout', about: 'session-only baseline, sessions in Redis' },
   { name: 'login', app: 'login', auth: 'session', path: '/me', baseline: 'session', revoke: 'logout', about: 'fastify-login, sessions in Redis' },

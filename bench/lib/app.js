@@ -54,8 +54,7 @@ function unauthorized (reply) {
  * Builds and readies the app of `row`. `fastify` are Fastify's options; `parts`
  * replace pieces for a deployment-like run: `sessionStore` (a Redis session store
  * instead of memory), `login` (more fastify-login options, e.g. a Redis login store).
- * Routes: GET /me (guarded), GET /public, POST /login?user=<id>, POST /logout; with
- * the registry also GET /login-id and POST /revoke?user=<id>&login=<id>.
+ * Routes: GET /me (guarded), GET /public, POST /login?user=<id>, POST /logout.
  */
 async function build (row, fastify = {}, parts = {}) {
   const app = Fastify({ logger: false, ...fastify })
@@ -126,14 +125,6 @@ async function build (row, fastify = {}, parts = {}) {
       return { ok: true }
     })
     app.get('/me', { preHandler: app.loginRequired }, async (request) => publicUser(request.user))
-    if (options.logins !== undefined) {
-      // The registry's revocation from elsewhere: another request ends this login.
-      app.get('/login-id', { preHandler: app.loginRequired }, async (request) => ({ loginId: request.loginId }))
-      app.post('/revoke', async (request) => {
-        await app.loginManager.revokeLogin(request.query.user, request.query.login)
-        return { ok: true }
-      })
-    }
   } else {
     throw new Error(`unknown app "${row.app}"`)
   }

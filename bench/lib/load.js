@@ -34,7 +34,10 @@ function fail (msg) {
   throw err
 }
 
-/** Forks bench/lib/server.js with `args`; resolves { name, child, port, base, stats() }. */
+/**
+ * Forks bench/lib/server.js with `args`; resolves { name, child, port, base,
+ * ask(message, replyType), stats() } once it listens.
+ */
 function startServer (name, args = []) {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'server.js'), [name, ...args], {
@@ -46,17 +49,26 @@ function startServer (name, args = []) {
       child.kill('SIGKILL')
       reject(new Error(`server "${name}" did not report a port within 30 s`))
     }, 30000)
-    const waiters = []
+    // Replies come in the order of the questions, one kind at a time.
+    const waiters = new Map()
+    const ask = (message, reply) => new Promise((resolve) => {
+      if (!waiters.has(reply)) waiters.set(reply, [])
+      waiters.get(reply).push(resolve)
+      child.send(message)
+    })
     child.on('message', (msg) => {
       if (msg?.type === 'listening') {
         clearTimeout(timer)
-        const stats = () => new Promise((resolve) => {
-          waiters.push(resolve)
-          child.send('stats')
+        resolve({
+          name,
+          child,
+          port: msg.port,
+          base: `http://${HOST}:${msg.port}`,
+          ask,
+          stats: () => ask({ type: 'stats' }, 'stats')
         })
-        resolve({ name, child, port: msg.port, base: `http://${HOST}:${msg.port}`, stats })
-      } else if (msg?.type === 'stats' && waiters.length) {
-        waiters.shift()(msg)
+      } else if (waiters.get(msg?.type)?.length) {
+        waiters.get(msg.type).shift()(msg)
       }
     })
     child.on('exit', (code, signal) => {
@@ -74,7 +86,7 @@ function stopServer (server) {
     const timer = setTimeout(() => { child.kill('SIGKILL') }, 5000)
     child.once('exit', () => { clearTimeout(timer); resolve() })
     child.removeAllListeners('message')
-    child.send('close')
+    child.send({ type: 'close' })
   })
 }
 

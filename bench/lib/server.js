@@ -11,9 +11,10 @@
 //
 // Reports the port over IPC ({ type: 'listening', port }) when forked, and always
 // as one JSON line on stdout, so it can be run by hand (under --cpu-prof, say) and
-// loaded with autocannon. Over IPC it answers 'stats' with the CPU time used so
-// far and the requests served, and stops on 'close', SIGINT, SIGTERM or when the
-// parent goes.
+// loaded with autocannon. Over IPC it answers { type: 'stats' } with the CPU time
+// used so far and the requests received, { type: 'revoke', user } by ending the
+// user's logins in the registry, and stops on { type: 'close' }, SIGINT, SIGTERM or
+// when the parent goes.
 
 const { build } = require('./app')
 const { row: findRow, fleetRow } = require('../configs')
@@ -60,12 +61,18 @@ async function main () {
   process.on('disconnect', close)
   if (process.send) {
     process.on('message', (msg) => {
-      if (msg === 'close') close()
+      if (msg?.type === 'close') close()
       // CPU time used so far (user + system, microseconds): divided by the requests
       // of a round it is a figure other load on the machine disturbs far less than req/s.
-      else if (msg === 'stats') {
+      else if (msg?.type === 'stats') {
         const { user, system } = process.cpuUsage()
         process.send({ type: 'stats', cpuMicros: user + system, served })
+      } else if (msg?.type === 'revoke') {
+        // The registry's revocation from elsewhere: every login of the user ends.
+        app.loginManager.revokeLogins(msg.user).then(
+          (ended) => process.send({ type: 'revoked', ended }),
+          (err) => process.send({ type: 'revoked', error: err.message })
+        )
       }
     })
   }
