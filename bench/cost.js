@@ -1,55 +1,41 @@
 'use strict'
 
-// npm run bench:cost  (= npm run build && node bench/cost.js)
+// npm run bench:cost [-- --clients 64,4096 --configs login,logins]
 //
-// Instructions per request, counted by valgrind's callgrind: for each configuration
-// of bench/cost-configs.js, REPEATS fresh processes each run bench/cost-child.js
-// under `setarch -R valgrind --tool=callgrind node --predictable ...`
-// (bench/cost-run.js). In each process two windows of N1 and N2 requests are
-// dumps of their own; each dump is split into GC, compilation and the rest
-// (bench/cost-split.js); the request work per request is
+// Instructions per request, counted by valgrind's callgrind. For each client count
+// and each row of bench/configs.js, REPEATS fresh processes each run
+// bench/lib/cost-child.js under `setarch -R valgrind --tool=callgrind node
+// --predictable ...` (bench/lib/valgrind.js). In each process two windows of N1
+// and N2 requests are dumps of their own; each dump is split into GC, compilation
+// and the rest (bench/lib/split.js); the request work per request is
 // (rest of window 2 - rest of window 1) / (N2 - N1). Prints a table and the
-// targets, writes the `cost` section of bench/results.json (the HTTP figures
-// there are kept). See bench/README.md.
+// targets per client count, writes the `cost` section of bench/results.json.
+// See bench/README.md.
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { parse } = require('./callgrind')
-const { split } = require('./cost-split')
-const { ROWS, TARGETS } = require('./cost-configs')
-const { runChild, settings, envInt, NODE_FLAGS, CALLGRIND_FLAGS } = require('./cost-run')
-const { judge, printTable, fmt, pct, median } = require('./cost-report')
-const { build } = require('./app')
+const { parse } = require('./lib/callgrind')
+const { split } = require('./lib/split')
+const { ROWS, COST_TARGETS, withBaselines } = require('./configs')
+const { runChild, settings, envInt, NODE_FLAGS, CALLGRIND_FLAGS } = require('./lib/valgrind')
+const { judge, printTargets, table, fmt, pct, median, spread, round, writeSection, list, option, counts } = require('./lib/stats')
+const { build } = require('./lib/app')
+const { makeClient } = require('./lib/clients')
 
-const COUNTS = settings()
-const { n1: N1, n2: N2 } = COUNTS
+const argv = process.argv.slice(2)
+const CLIENTS = counts(option(argv, 'clients', 'BENCH_COST_CLIENTS', '64,4096'), '--clients')
+const ONLY = list(option(argv, 'configs', 'BENCH_COST_CONFIGS', ''))
 const REPEATS = envInt('BENCH_COST_REPEATS', 3)
 const JOBS = envInt('BENCH_COST_JOBS', os.cpus().length)
 const KEEP = process.env.BENCH_COST_KEEP === '1'
-const RESULTS_FILE = process.env.BENCH_RESULTS || path.join(__dirname, 'results.json')
-const ONLY = process.env.BENCH_COST_CONFIGS
-  ? process.env.BENCH_COST_CONFIGS.split(',').map((s) => s.trim()).filter(Boolean)
-  : null
 
-function selectedRows () {
-  if (!ONLY) return ROWS
-  const names = new Set(ONLY)
-  for (const name of ONLY) {
-    const r = ROWS.find((x) => x.name === name)
-    if (!r) throw new Error(`BENCH_COST_CONFIGS: unknown config "${name}", expected one of: ${ROWS.map((x) => x.name).join(', ')}`)
-    if (r.baseline) names.add(r.baseline) // a ratio needs its baseline
-  }
-  for (const t of TARGETS) if (t.than && names.has(t.row)) names.add(t.than)
-  return ROWS.filter((r) => names.has(r.name))
-}
-
-// A row that needs a plugin option is skipped when the plugin does not know it.
+// A row that needs a plugin option is skipped while the plugin does not know it.
 async function unsupported (row) {
   if (!row.requires) return null
   try {
-    const app = await build(row.spec)
+    const app = await build(row)
     await app.close()
     return null
   } catch (err) {
@@ -57,20 +43,23 @@ async function unsupported (row) {
   }
 }
 
-async function measure (row, repeat, dir) {
-  const run = await runChild(row.name, { out: path.join(dir, `${row.name}.${repeat}.out`), counts: COUNTS })
+async function measure (row, counts, repeat, dir) {
+  // Each repeat lays the heap out differently (bench/lib/cost-child.js), the same one for every row.
+  const run = await runChild(row.name, { out: path.join(dir, `${row.name}.${counts.clients}.${repeat}.out`), counts, layout: repeat })
   const [w1, w2] = run.windows.map((file) => split(parse(file)))
   if (!KEEP) for (const file of run.files) fs.rmSync(file, { force: true })
-  const request = (w2.request - w1.request) / (N2 - N1)
-  console.log(`  ${row.name} #${repeat + 1}: ${fmt(request)} instr/req (${Math.round(run.seconds)} s)`)
+  const { n1, n2 } = counts
+  const request = (w2.request - w1.request) / (n2 - n1)
+  console.log(`  ${row.name} x ${counts.clients} clients #${repeat + 1}: ${fmt(request)} instr/req (${Math.round(run.seconds)} s)`)
   return {
     name: row.name,
+    clients: counts.clients,
     request,
     // Side figures, over both windows (GC and compilation come in lumps).
-    gc: (w1.gc + w2.gc) / (N1 + N2),
-    jit: (w1.jit + w2.jit) / (N1 + N2),
-    window1: w1.request / N1,
-    window2: w2.request / N2,
+    gc: (w1.gc + w2.gc) / (n1 + n2),
+    jit: (w1.jit + w2.jit) / (n1 + n2),
+    window1: w1.request / n1,
+    window2: w2.request / n2,
     fullGcs: w1.fullGcs + w2.fullGcs,
     sessionsInStore: run.report.sessionsInStore,
     seconds: run.seconds
@@ -94,10 +83,9 @@ async function runAll (jobs) {
 
 function summarize (runs) {
   const values = runs.map((r) => r.request)
-  const mid = median(values)
   return {
-    instructionsPerRequest: Math.round(mid),
-    spread: (Math.max(...values) - Math.min(...values)) / mid,
+    instructionsPerRequest: Math.round(median(values)),
+    spread: spread(values),
     gcPerRequest: Math.round(median(runs.map((r) => r.gc))),
     jitPerRequest: Math.round(median(runs.map((r) => r.jit))),
     fullGcsInWindows: runs.reduce((n, r) => n + r.fullGcs, 0),
@@ -121,32 +109,38 @@ function checkValgrind () {
   return res.stdout.trim()
 }
 
-function writeResults (cost) {
-  let results = {}
-  if (fs.existsSync(RESULTS_FILE)) results = JSON.parse(fs.readFileSync(RESULTS_FILE, 'utf8'))
-  fs.writeFileSync(RESULTS_FILE, JSON.stringify({ ...results, cost }, null, 2) + '\n')
+function printTable (rows, configs) {
+  const lines = rows.map((r) => {
+    const c = configs[r.name]
+    if (c.skipped) return [r.name, '-', '-', r.baseline ?? '', '-', '-', '-', c.skipped]
+    return [r.name, fmt(c.instructionsPerRequest), c.ratio == null ? '' : c.ratio.toFixed(4), r.baseline ?? '',
+      pct(c.spread, 3), fmt(c.gcPerRequest), fmt(c.jitPerRequest), r.about]
+  })
+  table(['config', 'instr/req', 'ratio', 'vs', 'spread', 'GC/req', 'JIT/req', 'what'], lines, new Set([1, 2, 4, 5, 6]))
 }
 
 async function main () {
   const started = Date.now()
   const valgrind = checkValgrind()
-  const rows = selectedRows()
-  const configs = {}
+  const rows = withBaselines(ONLY, ROWS, COST_TARGETS)
+  const skipped = {}
   const active = []
   for (const r of rows) {
-    const skipped = await unsupported(r)
-    if (skipped) configs[r.name] = { skipped }
+    const why = await unsupported(r)
+    if (why) skipped[r.name] = { skipped: why }
     else active.push(r)
   }
-  console.log(`bench:cost: ${active.length} configs x ${REPEATS} repeats under callgrind (${valgrind}), ${JOBS} at a time; ` +
-    `${COUNTS.clients} clients round-robin, warm-up ${COUNTS.warmup} requests, windows ${N1} and ${N2} requests`)
-  for (const [name, c] of Object.entries(configs)) console.log(`  ${name}: ${c.skipped}`)
+  const sample = makeClient(0)
+  console.log(`bench:cost: ${active.length} configs x ${CLIENTS.join(' and ')} clients x ${REPEATS} repeats under callgrind (${valgrind}), ` +
+    `${JOBS} at a time; User-Agent ${sample.headers['user-agent'].length} bytes, address ${sample.address.length} bytes`)
+  for (const [name, c] of Object.entries(skipped)) console.log(`  ${name}: ${c.skipped}`)
 
+  const plans = CLIENTS.map((n) => settings(n))
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cost-'))
   const jobs = []
   // Repeat-major order: the repeats of one configuration do not run side by side.
   for (let repeat = 0; repeat < REPEATS; repeat++) {
-    for (const r of active) jobs.push(() => measure(r, repeat, dir))
+    for (const plan of plans) for (const r of active) jobs.push(() => measure(r, plan, repeat, dir))
   }
   let results
   try {
@@ -156,43 +150,48 @@ async function main () {
     else console.log(`callgrind files kept in ${dir}`)
   }
 
-  for (const r of active) configs[r.name] = summarize(results.filter((x) => x.name === r.name))
-  for (const r of active) {
-    const c = configs[r.name]
-    const base = r.baseline ? configs[r.baseline] : null
-    c.baseline = r.baseline
-    c.ratio = base && !base.skipped ? Math.round(base.instructionsPerRequest / c.instructionsPerRequest * 10000) / 10000 : null
-    if (c.fullGcsInWindows > 0) {
-      console.warn(`WARNING: ${r.name}: a full GC started inside a window (${c.fullGcsInWindows} in all repeats); ` +
-        'its figures are less steady: lower BENCH_COST_WARMUP or raise --initial-old-space-size in bench/cost-run.js')
+  const byClients = {}
+  let worst = 0
+  for (const plan of plans) {
+    const configs = { ...skipped }
+    for (const r of active) configs[r.name] = summarize(results.filter((x) => x.name === r.name && x.clients === plan.clients))
+    for (const r of active) {
+      const c = configs[r.name]
+      const base = r.baseline ? configs[r.baseline] : null
+      c.baseline = r.baseline
+      c.ratio = base && !base.skipped ? round(base.instructionsPerRequest / c.instructionsPerRequest, 4) : null
+      worst = Math.max(worst, c.spread)
+      if (c.fullGcsInWindows > 0) {
+        console.warn(`WARNING: ${r.name} x ${plan.clients}: a full GC started inside a window (${c.fullGcsInWindows} in all repeats); ` +
+          'its figures are less steady: lower BENCH_COST_WARMUP or raise --initial-old-space-size in bench/lib/valgrind.js')
+      }
     }
+    const figures = Object.fromEntries(Object.entries(configs).map(([k, c]) => [k, { ...c, cost: c.instructionsPerRequest }]))
+    const targets = judge(COST_TARGETS, figures)
+    console.log(`\n${plan.clients} clients round-robin (windows of ${plan.n1} and ${plan.n2} requests after ${plan.warmup}):`)
+    printTable(rows, configs)
+    const spreads = active.map((r) => configs[r.name].spread)
+    console.log(`repeat spread ((max - min) / median of ${REPEATS}): worst ${pct(Math.max(...spreads), 3)}, median ${pct(median(spreads), 3)}`)
+    printTargets(targets)
+    byClients[plan.clients] = { windows: [plan.n1, plan.n2], configs, targets }
   }
-  const targets = judge(TARGETS, configs)
-
-  console.log('')
-  printTable(rows, configs)
-  const spreads = active.map((r) => configs[r.name].spread)
-  console.log(`\nrepeat spread ((max - min) / median of ${REPEATS}): worst ${pct(Math.max(...spreads), 3)}, ` +
-    `median ${pct(median(spreads), 3)}; ratio = baseline instr/req / config instr/req (a throughput ratio)`)
-  for (const t of targets) {
-    console.log(`${t.name.padEnd(18)} ${t.value.toFixed(4)}  target ${t.target.padEnd(17)} ${t.pass ? 'PASS' : 'MISS'}`)
-  }
+  console.log('\nratio = baseline instr/req / config instr/req (a throughput ratio)')
 
   const cost = {
     date: new Date().toISOString(),
     node: process.version,
     valgrind,
-    command: `setarch -R valgrind ${CALLGRIND_FLAGS.join(' ')} --dump-instr=no node ${NODE_FLAGS.join(' ')} bench/cost-child.js <config>`,
-    settings: { repeats: REPEATS, clients: COUNTS.clients, warmupRequests: COUNTS.warmup, windows: [N1, N2] },
+    command: `setarch -R valgrind ${CALLGRIND_FLAGS.join(' ')} --dump-instr=no node ${NODE_FLAGS.join(' ')} bench/lib/cost-child.js <config>`,
+    settings: { repeats: REPEATS, clients: CLIENTS, warmupRequests: plans[0].warmup },
     unit: 'instructions per request (callgrind Ir), GC and compilation excluded',
-    worstSpread: Math.round(Math.max(...spreads) * 100000) / 100000,
-    configs,
-    targets,
+    worstSpread: round(worst, 5),
+    byClients,
     elapsedSeconds: Math.round((Date.now() - started) / 1000)
   }
-  writeResults(cost)
-  console.log(`cost section written to ${path.relative(process.cwd(), RESULTS_FILE)} (${cost.elapsedSeconds} s)`)
-  if (process.env.BENCH_STRICT === '1' && targets.some((t) => !t.pass)) process.exitCode = 1
+  writeSection('cost', cost)
+  console.log(`(${cost.elapsedSeconds} s)`)
+  const missed = Object.values(byClients).some((c) => c.targets.some((t) => !t.pass))
+  if (process.env.BENCH_STRICT === '1' && missed) process.exitCode = 1
 }
 
 main().catch((err) => {

@@ -1,12 +1,13 @@
 'use strict'
 
-// node --expose-gc bench/memory.js [config]     (config defaults to "login")
+// npm run bench:memory [-- <config>]     (config defaults to "login")
 //
 // Real traffic through app.inject in one process: BENCH_MEMORY_USERS (default
-// 1,000) clients, each its own user, session cookie, User-Agent and address, log
-// in once; then they send requests round-robin, and every fourth request comes
-// from one of as many anonymous visitors (their own User-Agent and address, no
-// cookie) asking for the public page. 20 requests are in flight at a time.
+// 1,000) clients (bench/lib/clients.js), each its own user, session cookie,
+// User-Agent and address, log in once; then they send requests round-robin, and
+// every fourth request comes from one of as many anonymous visitors (their own
+// User-Agent and address, no cookie) asking for the public page. 20 requests are
+// in flight at a time.
 //
 // After a warm-up (every client several times), the heap is read after forced GCs
 // and the session store's size is noted; then BENCH_MEMORY_REQUESTS (default
@@ -15,12 +16,15 @@
 // different number of sessions than after the warm-up (anonymous requests must
 // not create sessions, logged-in ones must not pile up new ones), or when any
 // request did not answer as expected. Re-runs itself with --expose-gc when
-// started without it. `config` is a row of bench/cost-configs.js that logs in
-// with a session cookie (session, login, passport, protection-off, ...).
+// started without it. `config` is a row of bench/configs.js that logs in with a
+// session cookie (session, login, passport, protection-off, logins, ...). Writes
+// the `memory` section of bench/results.json.
 
 const { spawnSync } = require('node:child_process')
-const { build } = require('./app')
-const { row } = require('./cost-configs')
+const { build, REMEMBER_COOKIE } = require('./lib/app')
+const { makeClients, injectLogin, expected, MAX_CLIENTS } = require('./lib/clients')
+const { row } = require('./configs')
+const { writeSection } = require('./lib/stats')
 
 if (typeof global.gc !== 'function') {
   const res = spawnSync(process.execPath, ['--expose-gc', __filename, ...process.argv.slice(2)], { stdio: 'inherit' })
@@ -45,24 +49,6 @@ async function settledHeap () {
   return process.memoryUsage().heapUsed
 }
 
-function client (i, kind) {
-  return {
-    id: String(i + 1), // users 1..1000 exist in bench/app.js
-    kind,
-    remoteAddress: `10.${kind === 'user' ? 2 : 3}.${i >> 8}.${i & 255}`,
-    headers: {
-      'user-agent': `Mozilla/5.0 (X11; Linux x86_64; ${kind} ${i + 1}) fastify-login-bench/1.0`,
-      accept: 'application/json'
-    }
-  }
-}
-
-async function logIn (app, c) {
-  const res = await app.inject({ method: 'POST', url: `/login?user=${c.id}`, headers: c.headers, remoteAddress: c.remoteAddress })
-  if (res.statusCode !== 200) throw new Error(`POST /login?user=${c.id} gave ${res.statusCode}: ${res.body}`)
-  c.headers.cookie = res.cookies.map((x) => `${x.name}=${x.value}`).join('; ')
-}
-
 // Each worker goes back to the event loop between requests, as a server does;
 // chained by promises alone, the requests' setImmediate callbacks would pile up
 // and hold every request in memory until the end.
@@ -76,8 +62,8 @@ async function drive (app, users, visitors, count) {
       const anonymous = n % ANONYMOUS_EVERY === ANONYMOUS_EVERY - 1
       const c = anonymous ? visitors[n % visitors.length] : users[n % users.length]
       const url = anonymous ? '/public' : '/me'
-      const res = await app.inject({ method: 'GET', url, headers: c.headers, remoteAddress: c.remoteAddress })
-      const want = anonymous ? '"user":null' : `"id":${c.id},`
+      const res = await app.inject({ method: 'GET', url, headers: c.headers, remoteAddress: c.address })
+      const want = anonymous ? expected(c, 'none', url) : expected(c, 'session', url)
       if (res.statusCode !== 200 || !res.body.includes(want)) {
         failures++
         if (!firstFailure) firstFailure = `${c.kind} ${c.id} GET ${url}: ${res.statusCode} ${res.body}`
@@ -97,12 +83,13 @@ async function main () {
   if (CONFIG.auth !== 'session') {
     throw new Error(`memory check needs a config that logs in with a session cookie, got "${CONFIG.name}" (${CONFIG.auth})`)
   }
-  if (USERS > 1000) throw new Error('BENCH_MEMORY_USERS: bench/app.js has 1000 users')
-  const app = await build(CONFIG.spec)
+  if (USERS > MAX_CLIENTS) throw new Error(`BENCH_MEMORY_USERS: at most ${MAX_CLIENTS}`)
+  if (CONFIG.setup) await CONFIG.setup()
+  const app = await build(CONFIG)
   const store = app.benchSessionStore.store
-  const users = Array.from({ length: USERS }, (_, i) => client(i, 'user'))
-  const visitors = Array.from({ length: USERS }, (_, i) => client(i, 'visitor'))
-  for (const c of users) await logIn(app, c)
+  const users = makeClients(USERS, 'user')
+  const visitors = makeClients(USERS, 'visitor')
+  for (const c of users) await injectLogin(app, c, 'session', REMEMBER_COOKIE)
 
   const warm = await drive(app, users, visitors, WARMUP)
   if (warm.failures) throw new Error(`warm-up: ${warm.failures} requests failed, first: ${warm.firstFailure}`)
@@ -141,7 +128,7 @@ async function main () {
     `sessions in store ${storeBefore} -> ${storeAfter}: ${ok ? 'PASS' : 'FAIL'}`)
   if (!storeOk) console.log('  the session store grew or shrank: a request created or dropped sessions')
   if (run.failures) console.log(`  ${run.failures} requests failed, first: ${run.firstFailure}`)
-  if (process.send) process.send({ type: 'memory', report })
+  writeSection('memory', { date: new Date().toISOString(), node: process.version, ...report })
   if (!ok) process.exitCode = 1
 }
 

@@ -1,21 +1,57 @@
 import type { FastifyRequest } from 'fastify'
-import { createDigest, shortDigest } from './digest'
+import { LruMap } from 'toad-cache'
+import { digestMemo, MAX_KEPT_LENGTH, shortDigest } from './digest'
 import type { ResolvedProtection } from './options'
 
-const kFingerprint = Symbol('fastify-login.fingerprint')
-const digest = createDigest()
-/** Recent clients: User-Agent to address to fingerprint, at most RECENT pairs. */
-const recent = new Map<string, Map<string, string>>()
-const RECENT = 1024
-let recentSize = 0
+/*
+ * The session-protection fingerprint is a 96-bit SHA-256 digest (`shortDigest`) of
+ * the client's address and User-Agent, or of what the app's `fingerprint(request)`
+ * answers. That is enough:
+ *
+ * - The stored digest cannot be read or changed by the client: it lives in the
+ *   session, in a server-side store or in @fastify/secure-session's encrypted cookie.
+ * - To pass, a request must digest to that value. SHA-256 resists second preimages:
+ *   even knowing the real address and User-Agent, finding another pair with the same
+ *   96 bits takes about 2^96 hashes, and guessing online costs a request a try
+ *   (under 'strong' the first wrong one ends the login). Forging it is no easier
+ *   than sending from the real address with the real User-Agent.
+ * - `<address>\n<User-Agent>` is unambiguous: an address holds no line feed and
+ *   Node's HTTP parser refuses one in a header value.
+ * - It is keyed by nothing, so every instance of an app computes the same digest.
+ */
 
-interface CachedFingerprint {
-  ip: string
+/** Clients kept per registration: a few hundred KB (an entry holds the address and the User-Agent). */
+const RECENT = 1024
+
+/** The digest of a client's `<address>\n<User-Agent>`, kept under its address. */
+interface Known {
   userAgent: string | undefined
   value: string
 }
 
-type FingerprintSocket = { [kFingerprint]?: CachedFingerprint }
+/**
+ * Each registration's recent clients, in a maintained LRU, never shared between
+ * apps: keyed by the address (short, so the lookup hashes a dozen characters, where
+ * a key holding the User-Agent would cost V8 a third of the SHA-256 call it saves),
+ * then checked for the same User-Agent. Clients behind one address with different
+ * User-Agents replace each other: a miss, never a wrong answer. A custom
+ * fingerprint's texts go through a `digestMemo` of their own.
+ */
+interface Memo {
+  clients: LruMap<Known>
+  custom: (text: string) => string
+}
+
+const memos = new WeakMap<ResolvedProtection, Memo>()
+
+function memoOf (protection: ResolvedProtection): Memo {
+  let memo = memos.get(protection)
+  if (memo === undefined) {
+    memo = { clients: new LruMap<Known>(RECENT), custom: digestMemo(RECENT) }
+    memos.set(protection, memo)
+  }
+  return memo
+}
 
 /**
  * The session-protection fingerprint of the request's client: by default a digest
@@ -23,39 +59,15 @@ type FingerprintSocket = { [kFingerprint]?: CachedFingerprint }
  * User-Agent, else a digest of what the app's `fingerprint(request)` answers.
  */
 export function fingerprintOf (protection: ResolvedProtection, request: FastifyRequest): string {
-  return protection.fingerprint === undefined ? defaultFingerprint(request) : digest(protection.fingerprint(request))
-}
+  const memo = memoOf(protection)
+  if (protection.fingerprint !== undefined) return memo.custom(protection.fingerprint(request))
 
-/**
- * The default fingerprint. Kept on the socket, so keep-alive requests of the same
- * client do not look it up again, and in a small map of recent clients, so their
- * new connections are not hashed again either: looked up by User-Agent, then by
- * address, without building a joined string for every request.
- */
-function defaultFingerprint (request: FastifyRequest): string {
   const ip = request.ip
   const userAgent = request.headers['user-agent']
-  const socket = request.raw.socket as (typeof request.raw.socket & FingerprintSocket) | undefined
-  const cached = socket?.[kFingerprint]
-  if (cached !== undefined && cached.ip === ip && cached.userAgent === userAgent) return cached.value
-
-  const agent = userAgent ?? ''
-  let byAddress = recent.get(agent)
-  let value = byAddress?.get(ip)
-  if (value === undefined) {
-    value = shortDigest(`${ip}\n${agent}`)
-    if (recentSize >= RECENT) {
-      recent.clear()
-      recentSize = 0
-      byAddress = undefined
-    }
-    if (byAddress === undefined) {
-      byAddress = new Map()
-      recent.set(agent, byAddress)
-    }
-    byAddress.set(ip, value)
-    recentSize++
-  }
-  if (socket) socket[kFingerprint] = { ip, userAgent, value }
+  const known = memo.clients.get(ip)
+  if (known !== undefined && known.userAgent === userAgent) return known.value
+  const value = shortDigest(`${ip}\n${userAgent ?? ''}`)
+  // A long User-Agent is digested every time, never kept: no client fills the memory.
+  if (userAgent === undefined || userAgent.length <= MAX_KEPT_LENGTH) memo.clients.set(ip, { userAgent, value })
   return value
 }

@@ -8,7 +8,7 @@
 //   the session store's own GET (counted by the server, INFO commandstats); the
 //   visit is recorded once a minute.
 // - A revocation on one instance is refused on the other once the invalidation came
-//   through (the tests wait for that, they never time it: bench/registry-redis.js
+//   through (the tests wait for that, they never time it: bench/fleet.js
 //   measures the delay).
 // - Fail safe: while the invalidation link is down (its connection silenced by a
 //   proxy, killed, or the server hung) every logged-in request reads the store

@@ -1,8 +1,8 @@
 'use strict'
 
-// Runs one configuration once under callgrind (bench/cost-child.js) and hands back
-// the child's report and the two window dumps. Shared by bench/cost.js (the
-// measure) and bench/cost-profile.js (the per-function breakdown).
+// Runs one configuration once under callgrind (bench/lib/cost-child.js) and hands
+// back the child's report and the two window dumps. Shared by bench/cost.js (the
+// measure) and bench/profile.js (the per-function breakdown).
 
 const { spawn } = require('node:child_process')
 const path = require('node:path')
@@ -15,15 +15,18 @@ function envInt (name, def) {
   return n
 }
 
-/** Request counts, from the environment; both windows hold whole rounds of the clients. */
-function settings () {
-  const clients = envInt('BENCH_COST_CLIENTS', 64)
-  const roundUp = (n) => Math.ceil(n / clients) * clients
+/**
+ * Request counts for `clients` clients, from the environment. With fewer clients
+ * than a window holds, both windows are whole rounds of the clients; with more,
+ * every request of a window is a different client anyway.
+ */
+function settings (clients) {
+  const round = (n) => clients < n ? Math.ceil(n / clients) * clients : n
   const s = {
     clients,
     warmup: envInt('BENCH_COST_WARMUP', 20000),
-    n1: roundUp(envInt('BENCH_COST_N1', 640)),
-    n2: roundUp(envInt('BENCH_COST_N2', 1920))
+    n1: round(envInt('BENCH_COST_N1', 640)),
+    n2: round(envInt('BENCH_COST_N2', 1920))
   }
   if (s.n2 <= s.n1) throw new Error(`BENCH_COST_N2 (${s.n2}) must be larger than BENCH_COST_N1 (${s.n1})`)
   return s
@@ -46,22 +49,23 @@ function settings () {
 const NODE_FLAGS = ['--predictable', '--max-semi-space-size=16', '--min-semi-space-size=16', '--initial-old-space-size=512']
 
 // --instr-atstart=no: start-up and warm-up run uninstrumented (about ten times
-//   faster); bench/cost-child.js switches instrumentation on before the windows.
+//   faster); bench/lib/cost-child.js switches instrumentation on before the windows.
 // --dump-before=uv_os_getpriority: each os.getPriority() call (the window marks)
 //   starts a new dump.
 const CALLGRIND_FLAGS = ['--tool=callgrind', '-q', '--instr-atstart=no', '--dump-before=uv_os_getpriority']
 
 /**
  * Runs `name` once; `out` is the callgrind file name (dumps are `out.1`, `out.2`,
- * ... and `out` at exit). Resolves { report, windows: [file, file], files, seconds }.
+ * ... and `out` at exit); `layout` shifts the heap layout (bench/lib/cost-child.js). Resolves { report, windows: [file, file], files, seconds }.
  */
-function runChild (name, { out, counts, callgrindFlags = ['--dump-instr=no'], nodeFlags = [] }) {
+function runChild (name, { out, counts, layout = 0, callgrindFlags = ['--dump-instr=no'], nodeFlags = [] }) {
   const args = ['-R', 'valgrind', ...CALLGRIND_FLAGS, ...callgrindFlags, `--callgrind-out-file=${out}`,
     process.execPath, ...NODE_FLAGS, ...nodeFlags, path.join(__dirname, 'cost-child.js'), name]
   const env = {
     ...process.env,
     NODE_ENV: 'production',
     BENCH_COST_CALLGRIND: '1',
+    BENCH_COST_LAYOUT: String(layout),
     BENCH_COST_CLIENTS: String(counts.clients),
     BENCH_COST_WARMUP: String(counts.warmup),
     BENCH_COST_N1: String(counts.n1),

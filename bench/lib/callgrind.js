@@ -8,7 +8,7 @@
 // With `addresses: true` (needs --dump-instr=yes), the self costs of code without a
 // symbol (V8's generated code) are also kept per instruction address (byAddress),
 // and so are its calls (jitCalls: { from, callee, count, inclusive }), for
-// bench/cost-profile.js to name them from V8's --perf-basic-prof map.
+// bench/profile.js to name them from V8's --perf-basic-prof map.
 
 const fs = require('node:fs')
 

@@ -1,9 +1,10 @@
 'use strict'
 
-// node bench/cost-profile.js [config=login] [baseline=session]
+// npm run bench:profile -- [config=login] [baseline=session] [--clients 4096]
 //
 // Where a configuration's instructions go, function by function, next to its
-// baseline: one run of each under callgrind as in bench/cost.js, with
+// baseline: one run of each under callgrind as in bench/cost.js (at one client
+// count: --clients or BENCH_COST_CLIENTS, default 64), with
 // --dump-instr=yes and node --perf-basic-prof, so that V8's generated code
 // (which has no symbols) is named from the /tmp/perf-<pid>.map V8 writes. Per
 // request = (window 2 - window 1) / (N2 - N1), like the measure. GC and
@@ -19,12 +20,14 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { parse, isJit } = require('./callgrind')
-const { inside, GC, JIT } = require('./cost-split')
-const { runChild, settings, envInt } = require('./cost-run')
-const { fmt } = require('./cost-report')
+const { parse, isJit } = require('./lib/callgrind')
+const { inside, GC, JIT } = require('./lib/split')
+const { runChild, settings, envInt } = require('./lib/valgrind')
+const { fmt, option, counts } = require('./lib/stats')
 
-const COUNTS = settings()
+const argv = process.argv.slice(2)
+const COUNTS = settings(counts(option(argv, 'clients', 'BENCH_COST_CLIENTS', '64'), '--clients')[0])
+const ARGS = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && argv[i - 1] === '--clients'))
 const TOP = envInt('BENCH_PROFILE_TOP', 40)
 const INLINING = process.env.BENCH_PROFILE_INLINING !== '0'
 const ROOT = path.resolve(__dirname, '..')
@@ -51,7 +54,7 @@ function readPerfMap (file) {
     const m = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line)
     if (m) entries.push([parseInt(m[1], 16), parseInt(m[1], 16) + parseInt(m[2], 16), m[3]])
   }
-  // No full GC runs (bench/cost-run.js), so no code is freed and no address is
+  // No full GC runs (bench/lib/valgrind.js), so no code is freed and no address is
   // reused: the last entry covering an address is the one.
   entries.sort((a, b) => a[0] - b[0])
   return entries
@@ -163,7 +166,7 @@ function functionCosts (file, perfMap) {
 async function profile (config, dir) {
   const out = path.join(dir, `${config}.out`)
   const nodeFlags = ['--perf-basic-prof', ...(INLINING ? [] : ['--no-turbo-inlining'])]
-  console.log(`profiling ${config} under callgrind (about a minute)`)
+  console.log(`profiling ${config} under callgrind, ${COUNTS.clients} clients (a minute or two)`)
   const run = await runChild(config, { out, counts: COUNTS, callgrindFlags: ['--dump-instr=yes', ...TOGGLES], nodeFlags })
   const mapFile = `/tmp/perf-${run.report.pid}.map`
   const perfMap = readPerfMap(mapFile)
@@ -199,8 +202,8 @@ function table (head, rows) {
 }
 
 async function main () {
-  const config = process.argv[2] || 'login'
-  const baseline = process.argv[3] || 'session'
+  const config = ARGS[0] || 'login'
+  const baseline = ARGS[1] || 'session'
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-profile-'))
   let a, b
   try {
@@ -209,7 +212,7 @@ async function main () {
     fs.rmSync(dir, { recursive: true, force: true })
   }
   const sum = (m) => [...m.values()].reduce((s, f) => s + f.self, 0)
-  console.log(`\ninstructions per request, GC and compilation left out${INLINING ? '' : ', TurboFan inlining off'}: ` +
+  console.log(`\ninstructions per request, ${COUNTS.clients} clients, GC and compilation left out${INLINING ? '' : ', TurboFan inlining off'}: ` +
     `${baseline} ${fmt(sum(a))}, ${config} ${fmt(sum(b))}, difference ${fmt(sum(b) - sum(a))}\n`)
 
   const areasA = byArea(a)
