@@ -44,10 +44,3 @@ export function digestMemo (limit = 1024): (text: string) => string {
     return digest
   }
 }
-
-const digestVersion = createDigest()
-
-/** Digest of an `authVersion` value, as stored in sessions and remember cookies. */
-export function versionDigest (value: string | number): string {
-  return digestVersion(String(value))
-}

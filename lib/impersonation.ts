@@ -147,7 +147,7 @@ export async function withImpersonator (
   const staffState = decodeState(session[keys.staff])
   let standing: Standing = staffState === undefined || (registry !== undefined && staffState.loginId === undefined) ? 'revoked' : true
   if (standing === true && registry !== undefined) standing = await registry.check(staffState!.userId, staffState!.loginId!, now)
-  if (standing === true && options.absoluteTimeout !== undefined && now > staffState!.startedAt + options.absoluteTimeout) standing = 'absolute'
+  if (standing === true && options.absoluteTimeout !== undefined && now > (staffState!.startedAt ?? 0) + options.absoluteTimeout) standing = 'absolute'
   if (standing !== true) {
     await endLogin(registration, request, reply, session, state, standing, { shown: true, record: 'end' })
     return undefined

@@ -73,6 +73,8 @@ export async function logIn (registration: Registration, reply: FastifyReply, us
   if (previous !== undefined) await endReplaced(registration, request, session, previous)
   setUser(request, user, 'session', loginId)
   request[kImpersonator] = null
+  // This request's client is the new login's: an earlier 'basic' hit no longer applies.
+  request[kSeenElsewhere] = false
 
   if (issued !== undefined) {
     remember.set(reply, issued.value, expiresAt)

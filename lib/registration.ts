@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { versionDigest } from './digest'
+import { digestMemo } from './digest'
 import { Reporter } from './events'
 import { LoginManager } from './manager'
 import type { ResolvedOptions } from './options'
@@ -36,6 +36,8 @@ export function createRegistration (options: ResolvedOptions, sessions: SessionA
   const report = new Reporter(manager, options.key)
   if (options.logins !== undefined) registry = new LoginRegistry(options.logins, options.key, report, options.idleTimeout)
   const { authVersion } = options
+  // The same users come back: their auth versions' digests are kept, per registration.
+  const versionDigest = digestMemo()
   const registration: Registration = {
     options,
     key: options.key,
@@ -46,7 +48,7 @@ export function createRegistration (options: ResolvedOptions, sessions: SessionA
     remember: off,
     registry,
     appStateKeys,
-    versionOf: authVersion === undefined ? () => '' : (user) => versionDigest(authVersion(user))
+    versionOf: authVersion === undefined ? () => '' : (user) => versionDigest(String(authVersion(user)))
   }
   registration.remember = rememberMe(registration)
   return registration

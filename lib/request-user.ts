@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { Registration } from './registration'
-import { decodeState } from './state'
+import { fingerprintOf } from './protection'
+import { decodeState, type LoginState } from './state'
 import type { AuthenticatedBy, LoginEndReason, LoginUser } from './types'
 
 /**
@@ -38,12 +39,30 @@ export function setUser (request: FastifyRequest, user: LoginUser | null, by: Au
 /**
  * Is the request's login fresh? Proven by the credentials (or `confirmLogin`) in
  * this session, and, with `freshFor`, not longer ago than that; never after a
- * remember-me restore, on a request a `basic` protection check found on another
+ * remember-me restore, on a request a `basic` protection check finds on another
  * client, or for a `loadUserFromRequest` user (who has no login in the session).
  */
 export function isFresh (registration: Registration, request: FastifyRequest, freshFor: number | undefined): boolean {
-  if (request.user === null || request.authenticatedBy === 'request' || request[kSeenElsewhere] === true) return false
+  if (request.user === null || request.authenticatedBy === 'request') return false
   const state = decodeState(registration.sessions.of(request)?.[registration.keys.state])
   if (state?.freshAt === undefined) return false
-  return freshFor === undefined || Date.now() - state.freshAt <= freshFor
+  if (freshFor !== undefined && Date.now() - state.freshAt > freshFor) return false
+  return !seenElsewhere(registration, request, state)
+}
+
+/**
+ * 'basic' session protection: is this request's client another than the login's?
+ * Asked only where it matters, when freshness is (a digest costs as much as the rest
+ * of a session lookup, and most requests never ask), once per request; the answer
+ * and the `sessionProtected` event come with the first question.
+ */
+function seenElsewhere (registration: Registration, request: FastifyRequest, state: LoginState): boolean {
+  let seen = request[kSeenElsewhere]
+  if (seen === undefined) {
+    const protection = registration.options.protection
+    seen = protection?.mode === 'basic' && state.fingerprint !== fingerprintOf(protection, request)
+    request[kSeenElsewhere] = seen
+    if (seen) registration.report.protected(request, state.userId, 'basic')
+  }
+  return seen
 }

@@ -8,7 +8,7 @@ import { fingerprintOf } from './protection'
 import type { Registration } from './registration'
 import type { Standing } from './registry/registry'
 import type { Lapsed } from './remember/remember-me'
-import { kEndReason, kSeenElsewhere, setUser } from './request-user'
+import { kEndReason, setUser } from './request-user'
 import type { AnySession } from './sessions'
 import type { LoginState } from './state'
 import type { LoginEndReason } from './types'
@@ -37,8 +37,9 @@ type Lapse = 'idle' | 'absolute' | 'impersonation'
 /** Why the login lapsed, if it did; past both timeouts, the one that came first (what the user is told). */
 function lapseOf (options: ResolvedOptions, state: LoginState, now: number): Lapse | undefined {
   if (state.impersonationEnds !== undefined && now >= state.impersonationEnds) return 'impersonation'
-  const absoluteEnd = options.absoluteTimeout === undefined ? Infinity : state.startedAt + options.absoluteTimeout
-  const idleEnd = options.idleTimeout === undefined ? Infinity : (state.seenAt ?? state.startedAt) + options.idleTimeout + IDLE_SLACK
+  // A login from before the option was on has no time to count from: it is over (fail closed).
+  const absoluteEnd = options.absoluteTimeout === undefined ? Infinity : (state.startedAt ?? 0) + options.absoluteTimeout
+  const idleEnd = options.idleTimeout === undefined ? Infinity : (state.seenAt ?? state.startedAt ?? 0) + options.idleTimeout + IDLE_SLACK
   if (now > idleEnd && idleEnd < absoluteEnd) return 'idle'
   if (now > absoluteEnd) return 'absolute'
   return undefined
@@ -107,17 +108,14 @@ function judge (
     return endLogin(registration, request, reply, session, state, 'authVersion', { shown: true, record: 'end' })
       .then(() => ({ lapsed: { userId: state.userId, user } }))
   }
+  // 'strong' protection checks every request; 'basic' only makes a request not fresh,
+  // so its fingerprint is compared when the request's freshness is asked (request-user.ts).
   const protection = options.protection
-  if (protection !== undefined && state.fingerprint !== fingerprintOf(protection, request)) {
+  if (protection?.mode === 'strong' && state.fingerprint !== fingerprintOf(protection, request)) {
     registration.report.protected(request, state.userId, protection.mode)
-    if (protection.mode === 'strong') {
-      // Also when this request did not carry it: it may be scoped to another path.
-      remember.clear(reply)
-      return endLogin(registration, request, reply, session, state, 'protection', { shown: true, record: 'end' }).then(() => undefined)
-    }
-    // 'basic': this request is not fresh. Nothing is written: a request that only
-    // reads a login must not save the session (it could outlive a logout).
-    request[kSeenElsewhere] = true
+    // Also when this request did not carry it: it may be scoped to another path.
+    remember.clear(reply)
+    return endLogin(registration, request, reply, session, state, 'protection', { shown: true, record: 'end' }).then(() => undefined)
   }
   if (state.impersonationEnds !== undefined) return withImpersonator(registration, request, reply, session, state, user)
 

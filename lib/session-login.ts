@@ -33,14 +33,14 @@ export interface NewLogin {
 
 /** The login state of a new login made from this request now. */
 export function newState (registration: Registration, request: FastifyRequest, login: NewLogin, now = Date.now()): LoginState {
-  const { protection, idleTimeout } = registration.options
+  const { protection, idleTimeout, absoluteTimeout } = registration.options
   return {
     userId: login.userId,
     loginId: login.loginId,
     fingerprint: protection === undefined ? '' : fingerprintOf(protection, request),
     version: login.version,
     remember: login.remember,
-    startedAt: now,
+    startedAt: absoluteTimeout === undefined ? undefined : now,
     seenAt: idleTimeout === undefined ? undefined : now,
     freshAt: login.fresh ? now : undefined,
     impersonationEnds: login.impersonationEnds

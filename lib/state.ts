@@ -31,8 +31,12 @@ export interface LoginState {
   version: string
   /** Set for a remembered login: the lifetime (ms) its remember cookie was given. */
   remember: number | undefined
-  /** When the credential login, restore or impersonation that made this login happened (`absoluteTimeout`). */
-  startedAt: number
+  /**
+   * With `absoluteTimeout`: when the credential login, restore or impersonation that
+   * made this login happened. Left out otherwise: every byte of the state is
+   * serialised and hashed by the session store on every request.
+   */
+  startedAt: number | undefined
   /** The last recorded visit (`idleTimeout`), written at most once a minute; undefined without the option. */
   seenAt: number | undefined
   /** When the credentials (or `confirmLogin`) last proved this login; undefined: not fresh. */
@@ -117,7 +121,7 @@ export function decodeState (raw: unknown): LoginState | undefined {
   const seenAt = parseTime(raw, c + 1, d)
   const remember = parseTime(raw, d + 1, e)
   const impersonationEnds = parseTime(raw, e + 1, f)
-  if (freshAt === null || startedAt == null || seenAt === null || remember === null || remember === 0 || impersonationEnds === null) {
+  if (freshAt === null || startedAt === null || seenAt === null || remember === null || remember === 0 || impersonationEnds === null) {
     return undefined
   }
   return {
