@@ -38,8 +38,18 @@ const ROWS = [
   { name: 'auth-version', app: 'login', login: { authVersion }, auth: 'session', path: '/me', baseline: 'session', about: 'login with authVersion (checked on every request)' },
   { name: 'remember', app: 'login', login: { remember: { secret: REMEMBER_SECRET } }, auth: 'remember', path: '/me', baseline: 'session', http: true, about: 'remember-me restore on every request (only the remember cookie is sent)' },
   { name: 'logins', app: 'login', login: { logins: true }, auth: 'session', path: '/me', baseline: 'session', requires: 'logins', about: 'login registry on (logins: true, memory store)' },
-  { name: 'passport', app: 'passport', auth: 'session', path: '/me', baseline: 'session', http: true, about: '@fastify/passport session strategy on @fastify/session' }
+  { name: 'passport', app: 'passport', auth: 'session', path: '/me', baseline: 'session', http: true, about: '@fastify/passport session strategy on @fastify/session' },
+  // The lifecycle features, each against the login row without it.
+  { name: 'idle-timeout', app: 'login', login: { idleTimeout: 30 * 60 * 1000 }, auth: 'session', path: '/me', baseline: 'login', requires: 'idleTimeout', about: 'login with idleTimeout (30 min; the visit written at most once a minute)' },
+  { name: 'absolute-timeout', app: 'login', login: { absoluteTimeout: 12 * 60 * 60 * 1000 }, auth: 'session', path: '/me', baseline: 'login', requires: 'absoluteTimeout', about: 'login with absoluteTimeout (12 h; the start time in the session)' },
+  { name: 'diagnostics', app: 'login', auth: 'session', path: '/me', baseline: 'login', setup: subscribeAll, about: 'login with a subscriber on every fastify-login diagnostics channel (the login row has none)' }
 ]
+
+/** Subscribes to every channel fastify-login publishes on (a logged-in request publishes nothing). */
+function subscribeAll () {
+  const diagnostics = require('node:diagnostics_channel')
+  for (const name of ['login', 'logout', 'restore', 'unauthorized', 'ended']) diagnostics.subscribe(`fastify-login:${name}`, () => {})
+}
 
 // What `npm run bench:cost` judges, on the medians of the repeats, at every client
 // count. ratio: the row's ratio to its baseline >= min; cheaper: the row costs
@@ -48,7 +58,10 @@ const COST_TARGETS = [
   { name: 'login/session', kind: 'ratio', row: 'login', min: 0.98 },
   { name: 'anon/session-anon', kind: 'ratio', row: 'anon', min: 0.995 },
   { name: 'logins/session', kind: 'ratio', row: 'logins', min: 0.97 },
-  { name: 'login < passport', kind: 'cheaper', row: 'login', than: 'passport' }
+  { name: 'login < passport', kind: 'cheaper', row: 'login', than: 'passport' },
+  { name: 'idle-timeout/login', kind: 'ratio', row: 'idle-timeout', min: 0.995 },
+  { name: 'absolute-timeout/login', kind: 'ratio', row: 'absolute-timeout', min: 0.995 },
+  { name: 'diagnostics/login', kind: 'ratio', row: 'diagnostics', min: 0.995 }
 ]
 
 // What `npm run bench:http` judges, on the median req/s.

@@ -8,32 +8,12 @@
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
-const Fastify = require('fastify')
-const fastifyCookie = require('@fastify/cookie')
-const fastifySession = require('@fastify/session')
-const fastifyLogin = require('fastify-login')
-const { buildApp, createJar, SESSION_SECRET, USERS } = require('./helper')
+const { buildApp, createJar, USERS } = require('./helper')
+const { registrationError } = require('./support/stores')
 
 const loadUser = async (id) => USERS.get(id) ?? null
 const MINUTE = 60_000
 const DAY = 24 * 60 * MINUTE
-
-/** Registers cookie, session and fastify-login with `options` (and `before(app)` first); resolves to the error of ready(), or null. */
-async function registrationError (options, before) {
-  const app = Fastify({ logger: false })
-  try {
-    app.register(fastifyCookie)
-    app.register(fastifySession, { secret: SESSION_SECRET, saveUninitialized: false, cookie: { secure: 'auto' } })
-    if (before) before(app)
-    app.register(fastifyLogin, options)
-    await app.ready()
-    return null
-  } catch (error) {
-    return error
-  } finally {
-    await app.close().catch(() => {})
-  }
-}
 
 /** Each of `values` under `name` (a path like 'logins.maxPerUser') fails with FST_LOGIN_OPTION, naming `names`. */
 async function assertEachRejected (name, values, names) {

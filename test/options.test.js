@@ -7,29 +7,13 @@ const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const Fastify = require('fastify')
 const fastifyCookie = require('@fastify/cookie')
-const fastifySession = require('@fastify/session')
 const fastifyLogin = require('fastify-login')
-const { buildApp, createJar, SESSION_SECRET, REMEMBER_SECRET, USERS } = require('./helper')
+const { buildApp, createJar, REMEMBER_SECRET, USERS } = require('./helper')
+const { registrationError } = require('./support/stores')
 
 const loadUser = async (id) => USERS.get(id) ?? null
 const SECRET_B = 'another-remember-secret-long-enough-abcdefghij'
 const HTML = { accept: 'text/html,application/xhtml+xml' }
-
-/** Registers cookie, session and fastify-login with `options`; resolves to the error of ready(), or null. */
-async function registrationError (options) {
-  const app = Fastify({ logger: false })
-  try {
-    app.register(fastifyCookie)
-    app.register(fastifySession, { secret: SESSION_SECRET, saveUninitialized: false, cookie: { secure: 'auto' } })
-    app.register(fastifyLogin, options)
-    await app.ready()
-    return null
-  } catch (error) {
-    return error
-  } finally {
-    await app.close().catch(() => {})
-  }
-}
 
 /** Asserts that `options` fail registration with FST_LOGIN_OPTION and a message matching `names`. */
 async function assertRejected (options, names, what) {

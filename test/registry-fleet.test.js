@@ -26,7 +26,7 @@ const { createClient } = require('redis')
 const { createJar, setCookies, isCleared } = require('./helper')
 const { startRedis, skipWithoutRedis, hasRedisServer } = require('./support/redis')
 const { startProxy } = require('./support/tcp-proxy')
-const { startInstance, commandStats, commandsDuring, scriptsIn, until, SESSION_COOKIE, REMEMBER } = require('./support/fleet')
+const { whoami, burst, startInstance, commandStats, commandsDuring, scriptsIn, until, SESSION_COOKIE, REMEMBER } = require('./support/fleet')
 
 const skip = skipWithoutRedis()
 const PACKAGES = { 'node-redis 6': 'redis', 'node-redis 5': 'redis5' }
@@ -73,7 +73,6 @@ for (const [name, pkg] of Object.entries(PACKAGES)) {
       return jar
     }
 
-    const whoami = async (jar, instance) => (await jar.get({ url: '/whoami', app: instance.app })).json()
     const count = (work) => commandsDuring([admin], work)
 
     describe('the hot path', () => {
@@ -84,11 +83,6 @@ for (const [name, pkg] of Object.entries(PACKAGES)) {
         const T = await startInstance({ url: server.url, pkg, registry: false })
         t.after(async () => { await S.close(); await T.close() })
 
-        const burst = async (instance, jars, rounds = 25) => {
-          for (let i = 0; i < rounds; i++) {
-            for (const jar of jars) assert.notEqual((await whoami(jar, instance)).user, null)
-          }
-        }
         const registryJars = []
         const sessionJars = []
         for (let i = 0; i < 8; i++) {

@@ -12,7 +12,7 @@ require('../support/session-plugins').onBothPlugins(__filename)
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
-const { MemoryStore } = require('@fastify/session')
+const { CountingStore } = require('../support/stores')
 const { MemoryLoginStore } = require('fastify-login')
 const { buildApp, createJar, setCookies, isCleared, SESSION_KIND, SESSION_COOKIE } = require('../helper')
 
@@ -23,19 +23,6 @@ const IDLE = MINUTE
 const CONFIGURATIONS = {
   'without the registry': () => ({}),
   'with the registry': () => ({ logins: { store: new MemoryLoginStore() } })
-}
-
-/** A session store that notes the (mock) time of every write. */
-class CountingStore extends MemoryStore {
-  constructor () {
-    super()
-    this.writes = []
-  }
-
-  set (id, session, callback) {
-    this.writes.push(Date.now())
-    super.set(id, session, callback)
-  }
 }
 
 /**

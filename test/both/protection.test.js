@@ -185,7 +185,6 @@ describe("sessionProtection 'basic' (the default)", () => {
       await app.close()
     }
   })
-
 })
 
 describe("sessionProtection 'strong'", () => {

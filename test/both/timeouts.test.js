@@ -14,7 +14,7 @@ require('../support/session-plugins').onBothPlugins(__filename)
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
-const { MemoryStore } = require('@fastify/session')
+const { CountingStore } = require('../support/stores')
 const { MemoryLoginStore } = require('fastify-login')
 const { setCookies, isCleared, SESSION_COOKIE, SESSION_KIND } = require('../helper')
 const { SECOND, MINUTE, HOUR, REMEMBER, startClock, lifecycleApp, loggedIn, visit, ends } = require('../support/lifecycle')
@@ -182,19 +182,6 @@ for (const registry of [false, true]) {
       assert.deepEqual(ends(events).map((e) => [e.userId, e.reason]), [['1', 'absolute'], ['2', 'idle']])
     })
   })
-}
-
-/** A @fastify/session store that notes the (mock) time of every write. */
-class CountingStore extends MemoryStore {
-  constructor () {
-    super()
-    this.writes = []
-  }
-
-  set (id, session, callback) {
-    this.writes.push(Date.now())
-    super.set(id, session, callback)
-  }
 }
 
 describe('idle tracking writes the session at most once a minute, for every kind of login (rolling: false)', () => {

@@ -1,5 +1,7 @@
 'use strict'
 
+const assert = require('node:assert/strict')
+
 // Instances of one app behind a load balancer, as the README's "Running several
 // instances" deploys them: separate Fastify apps with the same secrets, their
 // sessions in Redis through connect-redis, and the login registry in the same
@@ -132,4 +134,16 @@ async function until (check, what, timeout = 30000) {
   }
 }
 
-module.exports = { startInstance, commandStats, commandsDuring, scriptsIn, until, SESSION_COOKIE, REMEMBER, ANY_USER }
+/** Who `instance` says the jar's browser is: GET /whoami. */
+async function whoami (jar, instance) {
+  return (await jar.get({ url: '/whoami', app: instance.app })).json()
+}
+
+/** `rounds` logged-in requests of every jar on `instance`, each one still logged in. */
+async function burst (instance, jars, rounds = 25) {
+  for (let i = 0; i < rounds; i++) {
+    for (const jar of jars) assert.notEqual((await whoami(jar, instance)).user, null)
+  }
+}
+
+module.exports = { whoami, burst, startInstance, commandStats, commandsDuring, scriptsIn, until, SESSION_COOKIE, REMEMBER, ANY_USER }
