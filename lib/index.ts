@@ -22,7 +22,7 @@
  *   responses.ts       what a response that changes a login carries, and that the change finished first
  *   request-user.ts    who the request is, and its per-request flags
  *   events.ts          events, diagnostics channels and debug logs, one place; manager.ts fastify.loginManager
- *   errors.ts          codes and classes
+ *   errors.ts          codes and classes; types.ts the public option, user and record types
  *   test-login.ts      the in-process login behind fastify-login/testing (testing.ts)
  */
 import fp from 'fastify-plugin'
