@@ -8,18 +8,22 @@
  * `:`, so no key of one registration can ever be a key of another: `_shop:next` is
  * not `_shop_next`, whatever the registrations are called.
  *
- * Value: one short string, format 1, because a session store serialises and hashes
- * the whole session on every request and a string costs it far less than an object:
+ * Value: one short string, format 2, because a session store serialises and hashes
+ * the whole session on every request (@fastify/session twice), and a string costs
+ * it far less than an object; every 64 bytes more is one more SHA-256 block each time:
  *
- *   1.<freshAt>.<startedAt>.<seenAt>.<remember>.<impersonationEnds>.<fingerprint>.<version>.<loginId>.<userId>
+ *   2.<fingerprint>.<version>.<loginId>.<times>.<userId>
  *
- * Times are whole seconds since the epoch and the remember lifetime whole seconds,
- * base 36, empty when absent; fingerprint, version and login id are base64url; the
- * user id is the rest and may hold dots. Anything else under the key (a value of an
- * older format, a string the app or an attacker put there) is no login.
+ * Fingerprint, version and login id are base64url, empty when absent. `<times>` holds
+ * only the times this login has, each a capital letter and whole seconds in base 36:
+ * F the credentials or confirmLogin last proved it (fresh), S it started (with
+ * `absoluteTimeout`), I its last recorded visit (with `idleTimeout`), R the remember
+ * cookie's lifetime (a remembered login), M the impersonation ends. The user id is
+ * the rest and may hold dots. Anything else under the key (a value of an older
+ * format, a string the app or an attacker put there) is no login.
  */
 
-const FORMAT = '1.'
+const FORMAT = '2.'
 
 export interface LoginState {
   userId: string
@@ -65,44 +69,24 @@ export function ownerOf (sessionKey: string): string {
   return colon === -1 ? sessionKey : sessionKey.slice(0, colon)
 }
 
-function time (ms: number | undefined): string {
-  return ms === undefined ? '' : Math.floor(ms / 1000).toString(36)
-}
-
-/** A duration in whole seconds, rounded up: a lifetime never shrinks to nothing. */
-function duration (ms: number | undefined): string {
-  return ms === undefined ? '' : Math.ceil(ms / 1000).toString(36)
-}
-
-/**
- * A time (or duration) field: base-36 digits only, at most 10 of them; undefined
- * when empty, null when malformed. No regular expression: this runs on every
- * logged-in request. A malformed time must not read as NaN, which no comparison
- * would ever find expired.
- */
-function parseTime (raw: string, start: number, end: number): number | undefined | null {
-  if (start === end) return undefined
-  if (end - start > 10) return null
-  let value = 0
-  for (let i = start; i < end; i++) {
-    const code = raw.charCodeAt(i)
-    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 122 ? code - 87 : -1
-    if (digit === -1) return null
-    value = value * 36 + digit
-  }
-  return value * 1000
+/** A tagged time: the letter, then whole seconds in base 36 (a duration rounded up: a lifetime never shrinks to nothing). */
+function tagged (tag: string, ms: number | undefined, round: (seconds: number) => number = Math.floor): string {
+  return ms === undefined ? '' : tag + round(ms / 1000).toString(36)
 }
 
 export function encodeState (state: LoginState): string {
-  return FORMAT + time(state.freshAt) + '.' + time(state.startedAt) + '.' + time(state.seenAt) + '.' +
-    duration(state.remember) + '.' + time(state.impersonationEnds) + '.' + state.fingerprint + '.' +
-    state.version + '.' + (state.loginId ?? '') + '.' + state.userId
+  return FORMAT + state.fingerprint + '.' + state.version + '.' + (state.loginId ?? '') + '.' +
+    tagged('F', state.freshAt) + tagged('S', state.startedAt) + tagged('I', state.seenAt) +
+    tagged('R', state.remember, Math.ceil) + tagged('M', state.impersonationEnds) + '.' + state.userId
 }
 
 /**
  * The login state in `raw` (a session value), or undefined when it is not one. The
  * fingerprint, version and login id need no check of their own: they are only ever
- * compared with what the server computes, and a wrong one simply does not match.
+ * compared with what the server computes, and a wrong one simply does not match. The
+ * times are checked digit by digit (no regular expression: this runs on every
+ * logged-in request): a malformed time must not read as NaN, which no comparison
+ * would ever find expired.
  */
 export function decodeState (raw: unknown): LoginState | undefined {
   if (typeof raw !== 'string' || !raw.startsWith(FORMAT)) return undefined
@@ -111,28 +95,53 @@ export function decodeState (raw: unknown): LoginState | undefined {
   const c = b === -1 ? -1 : raw.indexOf('.', b + 1)
   const d = c === -1 ? -1 : raw.indexOf('.', c + 1)
   const e = d === -1 ? -1 : raw.indexOf('.', d + 1)
-  const f = e === -1 ? -1 : raw.indexOf('.', e + 1)
-  const g = f === -1 ? -1 : raw.indexOf('.', f + 1)
-  const h = g === -1 ? -1 : raw.indexOf('.', g + 1)
-  const i = h === -1 ? -1 : raw.indexOf('.', h + 1)
-  if (i === -1) return undefined
-  const freshAt = parseTime(raw, a + 1, b)
-  const startedAt = parseTime(raw, b + 1, c)
-  const seenAt = parseTime(raw, c + 1, d)
-  const remember = parseTime(raw, d + 1, e)
-  const impersonationEnds = parseTime(raw, e + 1, f)
-  if (freshAt === null || startedAt === null || seenAt === null || remember === null || remember === 0 || impersonationEnds === null) {
-    return undefined
+  if (e === -1) return undefined
+  const state: LoginState = {
+    userId: raw.slice(e + 1),
+    loginId: c + 1 === d ? undefined : raw.slice(c + 1, d),
+    fingerprint: raw.slice(a + 1, b),
+    version: raw.slice(b + 1, c),
+    remember: undefined,
+    startedAt: undefined,
+    seenAt: undefined,
+    freshAt: undefined,
+    impersonationEnds: undefined
   }
-  return {
-    userId: raw.slice(i + 1),
-    loginId: h + 1 === i ? undefined : raw.slice(h + 1, i),
-    fingerprint: raw.slice(f + 1, g),
-    version: raw.slice(g + 1, h),
-    remember,
-    startedAt,
-    seenAt,
-    freshAt,
-    impersonationEnds
+  let tag = 0
+  let value = 0
+  let digits = 0
+  for (let i = d + 1; i <= e; i++) {
+    const code = i === e ? 0 : raw.charCodeAt(i)
+    if (code >= 48 && code <= 57) value = value * 36 + code - 48
+    else if (code >= 97 && code <= 122) value = value * 36 + code - 87
+    else {
+      // A tag ends the time before it (or the end of the field does).
+      if (tag !== 0 && !setTime(state, tag, digits === 0 || digits > 10 ? NaN : value * 1000)) return undefined
+      if (i === e) break
+      tag = code
+      value = 0
+      digits = 0
+      continue
+    }
+    if (tag === 0) return undefined
+    digits++
   }
+  return state
+}
+
+/** The time each tag sets. */
+const TIMES: Record<number, 'freshAt' | 'startedAt' | 'seenAt' | 'remember' | 'impersonationEnds'> = {
+  70: 'freshAt', // F
+  83: 'startedAt', // S
+  73: 'seenAt', // I
+  82: 'remember', // R
+  77: 'impersonationEnds' // M
+}
+
+/** Sets the time of `tag`; false for an unknown tag, a time given twice, a bad number or a lifetime of nothing. */
+function setTime (state: LoginState, tag: number, ms: number): boolean {
+  const name = TIMES[tag]
+  if (name === undefined || state[name] !== undefined || Number.isNaN(ms) || (name === 'remember' && ms === 0)) return false
+  state[name] = ms
+  return true
 }

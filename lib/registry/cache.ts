@@ -26,7 +26,7 @@ const SIZE = 50_000
 const MAX_AGE = 90_000
 
 export interface CachedLogin {
-  /** The store's user id of the login: checked against the session's. */
+  /** The app's user id of the login: checked against the session's. */
   userId: string
   /** The `lastSeenAt` the store holds, as last written: the touch once a minute goes by it. */
   lastSeenAt: number

@@ -150,26 +150,26 @@ export class LoginRegistry {
    * Records the visit at most once a minute.
    */
   check (userId: string, loginId: string, now = Date.now()): Standing | Promise<Standing> {
-    const storeId = this.storeId(userId)
     const cached = this.#cache?.get(loginId)
-    if (cached !== undefined && cached.userId === storeId) {
+    if (cached !== undefined && cached.userId === userId) {
       if (now - cached.lastSeenAt < TOUCH_INTERVAL) return true
       // Parallel requests of this login do not touch it again meanwhile.
       cached.lastSeenAt = now
-      return this.#touch(storeId, loginId, now, this.#cache!.mark())
+      return this.#touch(userId, loginId, now, this.#cache!.mark())
     }
-    return this.#lookup(storeId, loginId, now)
+    return this.#lookup(userId, loginId, now)
   }
 
-  async #lookup (storeId: string, loginId: string, now: number): Promise<Standing> {
+  async #lookup (userId: string, loginId: string, now: number): Promise<Standing> {
+    const storeId = this.storeId(userId)
     const mark = this.#cache?.mark() ?? 0
     const found = await guarded(() => this.store.getLogin(storeId, loginId))
     if (found.status === 'ended') return found.reason
     // Expired unseen: the registry's own idle end.
     if (found.status === 'missing' || found.login.userId !== storeId) return 'idle'
     const lastSeenAt = found.login.lastSeenAt
-    if (now - lastSeenAt >= TOUCH_INTERVAL) return await this.#touch(storeId, loginId, now, mark)
-    this.#cache?.put(loginId, { userId: storeId, lastSeenAt }, mark)
+    if (now - lastSeenAt >= TOUCH_INTERVAL) return await this.#touch(userId, loginId, now, mark)
+    this.#cache?.put(loginId, { userId, lastSeenAt }, mark)
     return true
   }
 
@@ -177,10 +177,11 @@ export class LoginRegistry {
    * Records the visit. A touch that found the login standing is as good as a read:
    * the cache keeps it (again), unless an invalidation came in since `mark`.
    */
-  async #touch (storeId: string, loginId: string, now: number, mark: number): Promise<Standing> {
+  async #touch (userId: string, loginId: string, now: number, mark: number): Promise<Standing> {
+    const storeId = this.storeId(userId)
     // The store keeps a remembered login at least as long as its series.
     if (await guarded(() => this.store.touchLogin(storeId, loginId, now, this.#unseen))) {
-      this.#cache?.put(loginId, { userId: storeId, lastSeenAt: now }, mark)
+      this.#cache?.put(loginId, { userId, lastSeenAt: now }, mark)
       return true
     }
     this.#cache?.drop([loginId])
