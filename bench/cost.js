@@ -19,7 +19,7 @@ const path = require('node:path')
 const { parse } = require('./lib/callgrind')
 const { split } = require('./lib/split')
 const { ROWS, COST_TARGETS, withBaselines } = require('./configs')
-const { runChild, settings, envInt, NODE_FLAGS, CALLGRIND_FLAGS } = require('./lib/valgrind')
+const { runChild, settings, forRow, envInt, NODE_FLAGS, CALLGRIND_FLAGS } = require('./lib/valgrind')
 const { judge, printTargets, table, fmt, pct, median, spread, round, writeSection, list, option, counts } = require('./lib/stats')
 const { build } = require('./lib/app')
 const { makeClient } = require('./lib/clients')
@@ -45,7 +45,7 @@ async function unsupported (row) {
 
 async function measure (row, counts, repeat, dir) {
   // Each repeat lays the heap out differently (bench/lib/cost-child.js), the same one for every row.
-  const run = await runChild(row.name, { out: path.join(dir, `${row.name}.${counts.clients}.${repeat}.out`), counts, layout: repeat })
+  const run = await runChild(row.name, { out: path.join(dir, `${row.name}.${counts.clients}.${repeat}.out`), counts: forRow(counts, row), layout: repeat })
   const [w1, w2] = run.windows.map((file) => split(parse(file)))
   if (!KEEP) for (const file of run.files) fs.rmSync(file, { force: true })
   const { n1, n2 } = counts
@@ -131,11 +131,12 @@ async function main () {
     else active.push(r)
   }
   const sample = makeClient(0)
+  const plans = CLIENTS.map((n) => settings(n))
   console.log(`bench:cost: ${active.length} configs x ${CLIENTS.join(' and ')} clients x ${REPEATS} repeats under callgrind (${valgrind}), ` +
-    `${JOBS} at a time; User-Agent ${sample.headers['user-agent'].length} bytes, address ${sample.address.length} bytes`)
+    `${JOBS} at a time; User-Agent ${sample.headers['user-agent'].length} bytes, address ${sample.address.length} bytes; ` +
+    `each client back every ${plans[0].visitEvery / 1000} s of the app's clock unless its row says otherwise`)
   for (const [name, c] of Object.entries(skipped)) console.log(`  ${name}: ${c.skipped}`)
 
-  const plans = CLIENTS.map((n) => settings(n))
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cost-'))
   const jobs = []
   // Repeat-major order: the repeats of one configuration do not run side by side.
@@ -182,7 +183,7 @@ async function main () {
     node: process.version,
     valgrind,
     command: `setarch -R valgrind ${CALLGRIND_FLAGS.join(' ')} --dump-instr=no node ${NODE_FLAGS.join(' ')} bench/lib/cost-child.js <config>`,
-    settings: { repeats: REPEATS, clients: CLIENTS, warmupRequests: plans[0].warmup },
+    settings: { repeats: REPEATS, clients: CLIENTS, warmupRequests: plans[0].warmup, visitEveryMs: plans[0].visitEvery },
     unit: 'instructions per request (callgrind Ir), GC and compilation excluded',
     worstSpread: round(worst, 5),
     byClients,

@@ -22,7 +22,8 @@ const os = require('node:os')
 const path = require('node:path')
 const { parse, isJit } = require('./lib/callgrind')
 const { inside, GC, JIT } = require('./lib/split')
-const { runChild, settings, envInt } = require('./lib/valgrind')
+const { runChild, settings, forRow, envInt } = require('./lib/valgrind')
+const { row: findRow } = require('./configs')
 const { fmt, option, counts } = require('./lib/stats')
 
 const argv = process.argv.slice(2)
@@ -167,7 +168,7 @@ async function profile (config, dir) {
   const out = path.join(dir, `${config}.out`)
   const nodeFlags = ['--perf-basic-prof', ...(INLINING ? [] : ['--no-turbo-inlining'])]
   console.log(`profiling ${config} under callgrind, ${COUNTS.clients} clients (a minute or two)`)
-  const run = await runChild(config, { out, counts: COUNTS, callgrindFlags: ['--dump-instr=yes', ...TOGGLES], nodeFlags })
+  const run = await runChild(config, { out, counts: forRow(COUNTS, findRow(config)), callgrindFlags: ['--dump-instr=yes', ...TOGGLES], nodeFlags })
   const mapFile = `/tmp/perf-${run.report.pid}.map`
   const perfMap = readPerfMap(mapFile)
   fs.rmSync(mapFile, { force: true })

@@ -28,6 +28,19 @@ const N1 = envInt('BENCH_COST_N1', 640)
 const N2 = envInt('BENCH_COST_N2', 1920)
 const CALLGRIND = process.env.BENCH_COST_CALLGRIND === '1'
 const LAYOUT = Number(process.env.BENCH_COST_LAYOUT ?? 0)
+const VISIT_EVERY = envInt('BENCH_COST_VISIT_EVERY', 10000)
+
+// The clock the app reads (Date.now) moves with the requests, not with the wall:
+// each client comes back every VISIT_EVERY ms of this clock. What happens "once a
+// minute" per login (idleTimeout's visit, the registry's touch) or after a while
+// (cache entries' lifetimes) then happens as often per request in every run,
+// whether valgrind runs fast or slowly on a busy machine. On the real clock, a run
+// twice as slow wrote idle visits twice as often per request.
+const clockStart = Date.now()
+let visits = 0
+Date.now = function now () {
+  return clockStart + Math.floor(visits * VISIT_EVERY / CLIENTS)
+}
 
 // A heap laid out differently in each repeat. The counts are deterministic, so
 // three identical processes would agree to the instruction and say nothing of
@@ -119,6 +132,7 @@ async function main () {
   let left = 0
   let finished = null
   function send () {
+    visits++
     const client = clients[next]
     next = next + 1 === CLIENTS ? 0 : next + 1
     app.inject(request(client)).then(received, finished.reject)

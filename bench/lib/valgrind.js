@@ -26,10 +26,16 @@ function settings (clients) {
     clients,
     warmup: envInt('BENCH_COST_WARMUP', 20000),
     n1: round(envInt('BENCH_COST_N1', 640)),
-    n2: round(envInt('BENCH_COST_N2', 1920))
+    n2: round(envInt('BENCH_COST_N2', 1920)),
+    visitEvery: envInt('BENCH_COST_VISIT_EVERY', 10000)
   }
   if (s.n2 <= s.n1) throw new Error(`BENCH_COST_N2 (${s.n2}) must be larger than BENCH_COST_N1 (${s.n1})`)
   return s
+}
+
+/** The settings for one row: its own `visitEvery` (bench/configs.js), if it has one. */
+function forRow (counts, row) {
+  return row.visitEvery === undefined ? counts : { ...counts, visitEvery: row.visitEvery }
 }
 
 // --predictable: V8's deterministic mode: no background threads (compilation and
@@ -69,7 +75,8 @@ function runChild (name, { out, counts, layout = 0, callgrindFlags = ['--dump-in
     BENCH_COST_CLIENTS: String(counts.clients),
     BENCH_COST_WARMUP: String(counts.warmup),
     BENCH_COST_N1: String(counts.n1),
-    BENCH_COST_N2: String(counts.n2)
+    BENCH_COST_N2: String(counts.n2),
+    BENCH_COST_VISIT_EVERY: String(counts.visitEvery)
   }
   const started = Date.now()
   return new Promise((resolve, reject) => {
@@ -94,4 +101,4 @@ function runChild (name, { out, counts, layout = 0, callgrindFlags = ['--dump-in
   })
 }
 
-module.exports = { runChild, settings, envInt, NODE_FLAGS, CALLGRIND_FLAGS }
+module.exports = { runChild, settings, forRow, envInt, NODE_FLAGS, CALLGRIND_FLAGS }
