@@ -36,10 +36,19 @@ const VISIT_EVERY = envInt('BENCH_COST_VISIT_EVERY', 10000)
 // (cache entries' lifetimes) then happens as often per request in every run,
 // whether valgrind runs fast or slowly on a busy machine. On the real clock, a run
 // twice as slow wrote idle visits twice as often per request.
+// The clients log in over the minute before their requests begin, each at its own
+// moment, in an order unrelated to the round-robin's (a multiplicative
+// permutation), so that once-a-minute work falls on a steady share of every stretch
+// of requests. Logged in at the same moment, they would all do it in the same
+// round, and a window would hold all of it or none; logged in in round-robin
+// order, a window shorter than a round would see only the clients whose turn it is.
+const MINUTE = 60 * 1000
 const clockStart = Date.now()
+const requestsStart = clockStart + MINUTE
+let clock = clockStart
 let visits = 0
 Date.now = function now () {
-  return clockStart + Math.floor(visits * VISIT_EVERY / CLIENTS)
+  return clock
 }
 
 // A heap laid out differently in each repeat. The counts are deterministic, so
@@ -118,8 +127,12 @@ async function main () {
   const app = await build(ROW)
   const clients = makeClients(CLIENTS)
   if (ROW.auth !== 'none') {
-    for (const client of clients) await injectLogin(app, client, ROW.auth, REMEMBER_COOKIE)
+    for (const [i, client] of clients.entries()) {
+      clock = clockStart + Math.floor((i * 40503 % CLIENTS) * MINUTE / CLIENTS)
+      await injectLogin(app, client, ROW.auth, REMEMBER_COOKIE)
+    }
   }
+  clock = requestsStart
   const sockets = await check(app, clients)
 
   // The same small functions serve the warm-up and both windows, one call per
@@ -132,7 +145,7 @@ async function main () {
   let left = 0
   let finished = null
   function send () {
-    visits++
+    clock = requestsStart + Math.floor(visits++ * VISIT_EVERY / CLIENTS)
     const client = clients[next]
     next = next + 1 === CLIENTS ? 0 : next + 1
     app.inject(request(client)).then(received, finished.reject)
