@@ -1,9 +1,12 @@
 'use strict'
 
+// npm run bench:store
+//
 // How long each RedisLoginStore call holds Redis (its single thread) with 1,000
 // logins on one user: the server's own measure of each command (SLOWLOG with a
 // threshold of 0 logs every command with its execution time in µs; a script is one
-// command), per operation, on a private redis-server. Run: npm run build && node bench/registry-store-cost.js
+// command), per operation, on a private redis-server. Writes the `store` section of
+// bench/results.json.
 //
 // Execution time only: what a script costs every other client of Redis while it
 // runs. A busy machine inflates it (the server may be descheduled mid-script);
@@ -14,6 +17,7 @@ const { createClient } = require('redis')
 const { RedisLoginStore } = require('../dist/registry/stores/redis.js')
 const { userTag, END_BATCH } = require('../dist/registry/stores/records.js')
 const { startRedis } = require('../test/support/redis')
+const { writeSection } = require('./lib/stats')
 
 const DAY = 24 * 60 * 60 * 1000
 const USER = 'k:crowd'
@@ -131,6 +135,15 @@ async function main () {
   await measure(`the first write after ${N} logins expired (trims them all)`, () => store.createLogin(makeLogin(0, false).login, options()))
 
   console.table(rows)
+  const info = String(await client.sendCommand(['INFO', 'server']))
+  writeSection('store', {
+    date: new Date().toISOString(),
+    node: process.version,
+    redis: /redis_version:(\S+)/.exec(info)?.[1] ?? null,
+    loginsOfOneUser: N,
+    unit: 'execution time inside Redis per command the store sent (SLOWLOG), µs',
+    operations: rows
+  })
   client.destroy()
   await server.stop()
 }
