@@ -15,7 +15,7 @@
  *   session-login.ts   writing a login into a new session: every login starts here
  *   login.ts           the write path: loginUser, logoutUser, confirmLogin
  *   impersonation.ts   support staff acting as a user
- *   remember/          remember-me behind one interface: the sealed cookie, the registry's token (its codec and rules), the cookie itself
+ *   remember/          remember-me behind one interface: the sealed cookie, the registry's token (its codec and rules), the steps both take to restore, the cookie itself
  *   registry/          the login registry: records, caps, the hot-path cache, and its stores (memory, Redis)
  *   protection.ts      the session-protection fingerprint (digest.ts: the hashes)
  *   guards.ts          the guards; next.ts the return address; redirect.ts what is a safe one

@@ -1,14 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { toUser } from '../callbacks'
 import { LoginError } from '../errors'
-import type { Reporter } from '../events'
 import type { Registration } from '../registration'
 import type { LoginRecord, RememberSeries } from '../registry/stores/types'
-import { setUser } from '../request-user'
-import { noStore } from '../responses'
-import { newState, startLogin } from '../session-login'
 import type { LoginState } from '../state'
-import type { LoginUser, RememberRejectReason } from '../types'
+import type { LoginUser } from '../types'
 import { StatelessRemember } from './cookie'
 import { TokenRemember } from './token'
 import { RememberCookie } from './transport'
@@ -16,7 +11,9 @@ import { RememberCookie } from './transport'
 /**
  * Remember-me behind one interface, chosen once at start-up: the stateless sealed
  * cookie (`cookie.ts`), the login registry's rotating token (`token.ts`), or off.
- * The request path and the reply methods never ask which one is on.
+ * The request path and the reply methods never ask which one is on. What both
+ * implementations do alike when a cookie restores a login or is refused is in
+ * `restore.ts`.
  */
 
 /** A session login that no longer stands, whose user was already loaded: a cookie may restore only that same user. */
@@ -77,41 +74,4 @@ export const off: RememberMe = {
   refresh: () => undefined,
   clear () {},
   forget: async () => {}
-}
-
-/** Rejects the request's cookie: cleared, reported; the request stays anonymous. */
-export function reject (report: Reporter, cookie: RememberCookie, request: FastifyRequest, reply: FastifyReply, reason: RememberRejectReason): false {
-  cookie.clear(reply)
-  report.rejected(request, reason)
-  return false
-}
-
-/**
- * The user a remember cookie names, when it may be restored: found (without asking
- * the loader again for a lapsed session's user) and active. Else the cookie is
- * rejected and the answer is false.
- */
-export async function rememberedUser (
-  registration: Registration, cookie: RememberCookie, request: FastifyRequest, reply: FastifyReply, userId: string, lapsed: Lapsed | undefined
-): Promise<LoginUser | false> {
-  const { options } = registration
-  const user = lapsed === undefined ? toUser(await options.loadUser(userId, request), 'loadUser') : lapsed.user
-  if (user === null) return reject(registration.report, cookie, request, reply, 'unknown-user')
-  if (!options.isActive(user)) return reject(registration.report, cookie, request, reply, 'inactive')
-  return user
-}
-
-/** A restore is a login, not fresh: a new session, so the cookie is not checked again while it lasts. */
-export async function startRestored (
-  registration: Registration, request: FastifyRequest, reply: FastifyReply, user: LoginUser,
-  login: { userId: string, version: string, lifetime: number, loginId: string | undefined }
-): Promise<void> {
-  const session = registration.sessions.of(request)
-  if (session !== undefined) {
-    const state = newState(registration, request, { ...login, fresh: false, remember: login.lifetime })
-    await startLogin(registration, request, session, state)
-  }
-  setUser(request, user, 'remember', login.loginId)
-  noStore(reply)
-  registration.report.restored(request, user, login.userId)
 }
