@@ -434,7 +434,16 @@ describe('a login state in the session that is not one of ours', () => {
   test('malformed values under the login key are no login, never a 5xx', async (t) => {
     const app = await buildApp()
     t.after(() => app.close())
-    for (const value of ['', '1', 'a.b.c.d', 'fp...x.lid', 'fp..s.NaN..1', 'fp..s.1.5..1', 42, true, ['1'], { id: '1' }, null]) {
+    const malformed = [
+      '', '1', 'a.b.c.d', '2.', '2....1', '1.....1', // not format 2, or too few fields
+      '2....F.1', // a tag without its time
+      '2....1.1', // a time without its tag
+      '2....Fzzzzzzzzzzz.1', // a time of more than ten digits
+      '2....X1.1', '2....f1.1', '2....F-1.1', // an unknown tag
+      '2....F1F2.1', '2....S1I2S3.1', // a time given twice
+      '2....R0.1' // a remember lifetime of nothing
+    ]
+    for (const value of [...malformed, 42, true, ['1'], { id: '1' }, null]) {
       const jar = createJar(app)
       await jar.post('/session/_login', { value })
       const res = await jar.get('/private')
@@ -442,11 +451,22 @@ describe('a login state in the session that is not one of ours', () => {
     }
   })
 
+  test('a well-formed state is a login: the format the malformed values above break', async (t) => {
+    const dotted = { id: 'a.b', username: 'dotted' }
+    const app = await buildApp({ login: { sessionProtection: false }, users: new Map([...USERS, ['a.b', dotted]]) })
+    t.after(() => app.close())
+    for (const [value, username] of [['2.....1', 'user1'], ['2....F1S2I3R4.2', 'user2'], ['2.....a.b', 'dotted']]) {
+      const jar = createJar(app)
+      await jar.post('/session/_login', { value })
+      assert.equal((await jar.get('/me')).json().user?.username, username, `${value} is the login of ${username}`)
+    }
+  })
+
   test('the well-formed state of another fingerprint is a login only for that client', async (t) => {
     const app = await buildApp({ login: { sessionProtection: 'strong' } })
     t.after(() => app.close())
     const jar = createJar(app)
-    await jar.post('/session/_login', { value: 'notthefingerprin.....1' })
+    await jar.post('/session/_login', { value: '2.notthefingerprin....1' })
     assert.equal((await jar.get('/me')).json().user, null, 'a planted state with a wrong fingerprint is logged out')
   })
 })
