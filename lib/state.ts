@@ -129,19 +129,36 @@ export function decodeState (raw: unknown): LoginState | undefined {
   return state
 }
 
-/** The time each tag sets. */
-const TIMES: Record<number, 'freshAt' | 'startedAt' | 'seenAt' | 'remember' | 'impersonationEnds'> = {
-  70: 'freshAt', // F
-  83: 'startedAt', // S
-  73: 'seenAt', // I
-  82: 'remember', // R
-  77: 'impersonationEnds' // M
-}
-
-/** Sets the time of `tag`; false for an unknown tag, a time given twice, a bad number or a lifetime of nothing. */
+/**
+ * Sets the time of `tag`; false for an unknown tag, a time given twice, a bad number
+ * or a lifetime of nothing. A switch on named properties, not a table and
+ * `state[name]`: keyed access by a computed name is megamorphic in V8, and this runs
+ * for every time of every logged-in request.
+ */
 function setTime (state: LoginState, tag: number, ms: number): boolean {
-  const name = TIMES[tag]
-  if (name === undefined || state[name] !== undefined || Number.isNaN(ms) || (name === 'remember' && ms === 0)) return false
-  state[name] = ms
-  return true
+  if (Number.isNaN(ms)) return false
+  switch (tag) {
+    case 70: // F
+      if (state.freshAt !== undefined) return false
+      state.freshAt = ms
+      return true
+    case 83: // S
+      if (state.startedAt !== undefined) return false
+      state.startedAt = ms
+      return true
+    case 73: // I
+      if (state.seenAt !== undefined) return false
+      state.seenAt = ms
+      return true
+    case 82: // R
+      if (state.remember !== undefined || ms === 0) return false
+      state.remember = ms
+      return true
+    case 77: // M
+      if (state.impersonationEnds !== undefined) return false
+      state.impersonationEnds = ms
+      return true
+    default:
+      return false
+  }
 }
