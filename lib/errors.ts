@@ -72,9 +72,17 @@ export const LimitError = createError(
   403
 )
 
-/** What a failing store call becomes: a StoreError (the store's own message stays out of the body), caused by it. */
-export function storeError (cause: unknown): Error {
-  return new StoreError({ cause })
+/**
+ * Runs a call to a store (the session store, the login store): its failure becomes
+ * a StoreError (`FST_LOGIN_STORE`) caused by it, so the store's own message
+ * (`connect ECONNREFUSED 10.9.8.7:6379`) never reaches a response body. Fail closed.
+ */
+export async function guarded<T> (call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (cause) {
+    throw new StoreError({ cause })
+  }
 }
 
 /** What a failing user callback becomes: a CallbackError naming it, caused by the original. */

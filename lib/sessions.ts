@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type {} from '@fastify/session'
-import { storeError } from './errors'
+import { guarded } from './errors'
 
 /** The session as this plugin sees it: a record of keys, on either session plugin. */
 export type AnySession = Record<string, unknown>
@@ -31,19 +31,6 @@ export interface SessionAccess {
    * finished after that is not in the response.
    */
   carried (request: FastifyRequest, reply: FastifyReply, session: AnySession, key: string): boolean
-}
-
-/*
- * The store calls a login makes go through `stored`: a session store's own error
- * (`connect ECONNREFUSED 10.9.8.7:6379`) must not reach the response body, so it
- * becomes a StoreError (`FST_LOGIN_STORE`) with the original as its cause.
- */
-async function stored<T> (call: () => Promise<T>): Promise<T> {
-  try {
-    return await call()
-  } catch (error) {
-    throw storeError(error)
-  }
 }
 
 /** The values of the response's Set-Cookie headers. */
@@ -86,14 +73,14 @@ export const storedSessions: SessionAccess = {
     return Object.keys(session).filter((key) => key !== 'cookie')
   },
   async regenerate (request, session, keep) {
-    await stored(() => (session as StoredSession).regenerate([...keep]))
+    await guarded(() => (session as StoredSession).regenerate([...keep]))
     return request.session as unknown as AnySession
   },
   save (session) {
-    return stored(() => (session as StoredSession).save())
+    return guarded(() => (session as StoredSession).save())
   },
   forget (request, session) {
-    return stored(() => new Promise((resolve, reject) => {
+    return guarded(() => new Promise((resolve, reject) => {
       request.sessionStore.destroy((session as StoredSession).sessionId, (error?: unknown) => (error ? reject(error) : resolve()))
     }))
   },

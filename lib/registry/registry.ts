@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import { LimitError, storeError } from '../errors'
+import { guarded, LimitError } from '../errors'
 import type { Reporter } from '../events'
 import { DAY, MINUTE, SECOND } from '../option-checks'
 import type { EndedLoginInfo, ListLoginsOptions, LoginEndReason, LoginInfo } from '../types'
@@ -18,15 +18,6 @@ const DEFAULT_LIST_LIMIT = 100
 /** The first wait before opening the invalidation link again, and the longest. */
 const WATCH_RETRY = 1000
 const MAX_WATCH_RETRY = 30_000
-
-/** A store call whose failure is a StoreError: fail closed, the store's message kept out of the response. */
-export async function guarded<T> (call: () => Promise<T>): Promise<T> {
-  try {
-    return await call()
-  } catch (error) {
-    throw storeError(error)
-  }
-}
 
 /** Does the login stand? `true`, or why it ended. */
 export type Standing = true | LoginEndReason
@@ -192,9 +183,7 @@ export class LoginRegistry {
   async list (userId: string, options: ListLoginsOptions): Promise<LoginInfo[] | EndedLoginInfo[]> {
     const limit = options.limit ?? DEFAULT_LIST_LIMIT
     const storeId = this.storeId(userId)
-    const logins: Array<LoginRecord | EndedLogin> = options.ended === true
-      ? await guarded(() => this.store.listLogins(storeId, { limit, ended: true }))
-      : await guarded(() => this.store.listLogins(storeId, { limit, ended: false }))
+    const logins: Array<LoginRecord | EndedLogin> = await guarded(() => this.store.listLogins(storeId, { limit, ended: options.ended === true }))
     return logins.map((login) => {
       const { series, ...info } = login
       // Both ids as the app knows them, never the store's (`<key>:<id>`).

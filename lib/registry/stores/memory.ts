@@ -1,14 +1,12 @@
+import { cap, createSweeper } from './memory-maps'
 import {
-  END_BATCH, MAX_ENDED, checkCreateOptions, checkEndOptions, checkLimit, checkLogin, checkMs, checkSeries, checkUpdate,
+  END_BATCH, checkCreateOptions, checkEndOptions, checkLimit, checkLogin, checkMs, checkSeries, checkUpdate,
   checkUserId, checkWhich, isLoginId, isSelector, leastRecentlySeen, mostRecentlyEnded, mostRecentlySeen
 } from './records'
 import type {
   CreateOptions, CreateResult, EndedLogin, EndOptions, LoginEndReason, EndWhich, LoginLookup, LoginRecord, LoginStore,
   RememberSeries, SeriesUpdate, SeriesUpdateResult, StoreWatcher
 } from './types'
-
-/** Users (and series) each write examines for expiry: more than a write adds, so the sweep outruns any churn. */
-const SWEEP = 4
 
 interface Live {
   record: LoginRecord
@@ -21,34 +19,6 @@ interface User {
   ended: Map<string, { reason: LoginEndReason, until: number }>
   /** Ended records, for `keepEndedFor`. */
   history: Map<string, { record: EndedLogin, until: number }>
-}
-
-/** Drops the first entries of `map` by `order` until it holds at most MAX_ENDED. */
-function cap<V> (map: Map<string, V>, order: (a: [string, V], b: [string, V]) => number): void {
-  while (map.size > MAX_ENDED) {
-    let first: [string, V] | undefined
-    for (const entry of map) if (first === undefined || order(entry, first) < 0) first = entry
-    map.delete(first![0])
-  }
-}
-
-/**
- * Examines up to SWEEP entries of `map` per call and lets `visit` drop what expired,
- * resuming where the last call stopped: a Map iterator survives deletions and reaches
- * entries added after it was made, so every entry is visited in turn.
- */
-function createSweeper<V> (map: Map<string, V>, visit: (key: string, value: V, now: number) => void): (now: number) => void {
-  let cursor = map.entries()
-  return (now) => {
-    for (let i = 0; i < SWEEP; i++) {
-      const next = cursor.next()
-      if (next.done === true) {
-        cursor = map.entries()
-        return
-      }
-      visit(next.value[0], next.value[1], now)
-    }
-  }
 }
 
 /**
