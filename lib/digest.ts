@@ -16,11 +16,6 @@ export function shortDigest (text: string): string {
   return sha256(text).slice(0, 16)
 }
 
-/** Digest of an `authVersion` value, as stored in sessions and remember cookies. */
-export function versionDigest (value: string | number): string {
-  return shortDigest(String(value))
-}
-
 /** Texts longer than this are digested every time, never kept: a client cannot fill the memory with long headers. */
 export const MAX_KEPT_LENGTH = 512
 

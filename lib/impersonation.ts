@@ -3,13 +3,13 @@ import { isUser, toUser } from './callbacks'
 import { ImpersonationError, LoginError } from './errors'
 import type { ImpersonationEndReason } from './events'
 import { endLogin } from './login-end'
-import { HOUR, isDuration, MINUTE } from './option-checks'
+import { HOUR, isDuration } from './option-checks'
 import type { Registration } from './registration'
 import { kImpersonator, setUser } from './request-user'
 import { noStore, track } from './responses'
 import type { Standing } from './registry/registry'
 import type { Verdict } from './session-check'
-import { idOf, newState, requireSession, saveOrUndo, startLogin } from './session-login'
+import { idOf, newState, recordVisit, requireSession, saveOrUndo, startLogin } from './session-login'
 import type { AnySession } from './sessions'
 import { decodeState, encodeState, type LoginState } from './state'
 import type { ImpersonateOptions, LoginUser, UserObject } from './types'
@@ -145,8 +145,8 @@ export async function withImpersonator (
   const { keys, registry, options } = registration
   const now = Date.now()
   const staffState = decodeState(session[keys.staff])
-  let standing: Standing = staffState === undefined || (registry !== undefined && staffState.loginId === undefined) ? 'revoked' : true
-  if (standing === true && registry !== undefined) standing = await registry.check(staffState!.userId, staffState!.loginId!, now)
+  let standing: Standing = staffState === undefined ? 'revoked' : true
+  if (standing === true && registry !== undefined) standing = await registry.check(staffState!.userId, staffState!.loginId, now)
   if (standing === true && options.absoluteTimeout !== undefined && now > (staffState!.startedAt ?? 0) + options.absoluteTimeout) standing = 'absolute'
   if (standing !== true) {
     await endLogin(registration, request, reply, session, state, standing, { shown: true, record: 'end' })
@@ -165,11 +165,4 @@ export async function withImpersonator (
   request[kImpersonator] = staff
   recordVisit(registration, session, state, now)
   return undefined
-}
-
-/** `idleTimeout`: the visit, written at most once a minute (the one write a read-only request makes). */
-export function recordVisit (registration: Registration, session: AnySession, state: LoginState, now: number): void {
-  if (registration.options.idleTimeout !== undefined && now - (state.seenAt ?? 0) >= MINUTE) {
-    registration.sessions.write(session, registration.keys.state, encodeState({ ...state, seenAt: now }))
-  }
 }

@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isUser } from './callbacks'
 import { ImpersonationError, LoginError } from './errors'
-import { fingerprintOf } from './protection'
 import type { Registration } from './registration'
 import type { LoginMethod } from './registry/stores/types'
 import { checkMaxAge } from './remember/options'
@@ -194,7 +193,7 @@ export function createReplyMethods (registration: Registration) {
       const fresh = {
         ...state,
         freshAt: Date.now(),
-        fingerprint: options.protection === undefined ? '' : fingerprintOf(options.protection, request)
+        fingerprint: registration.fingerprintOf(request)
       }
       sessions.write(confirmed, keys.state, encodeState(fresh))
       await saveOrUndo(registration, confirmed, () => sessions.write(confirmed, keys.state, encodeState(state)))

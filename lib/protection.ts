@@ -30,44 +30,32 @@ interface Known {
 }
 
 /**
- * Each registration's recent clients, in a maintained LRU, never shared between
- * apps: keyed by the address (short, so the lookup hashes a dozen characters, where
- * a key holding the User-Agent would cost V8 a third of the SHA-256 call it saves),
- * then checked for the same User-Agent. Clients behind one address with different
- * User-Agents replace each other: a miss, never a wrong answer. A custom
- * fingerprint's texts go through a `digestMemo` of their own.
+ * The fingerprint function of one registration (`registration.fingerprintOf`): by
+ * default a digest of the client's address (`request.ip`, so it follows Fastify's
+ * `trustProxy`) and User-Agent, else a digest of what the app's
+ * `fingerprint(request)` answers; '' without session protection. Its recent clients
+ * are kept in a maintained LRU of its own, never shared between apps: keyed by the
+ * address (short, so the lookup hashes a dozen characters, where a key holding the
+ * User-Agent would cost V8 a third of the SHA-256 call it saves), then checked for
+ * the same User-Agent. Clients behind one address with different User-Agents
+ * replace each other: a miss, never a wrong answer.
  */
-interface Memo {
-  clients: LruMap<Known>
-  custom: (text: string) => string
-}
-
-const memos = new WeakMap<ResolvedProtection, Memo>()
-
-function memoOf (protection: ResolvedProtection): Memo {
-  let memo = memos.get(protection)
-  if (memo === undefined) {
-    memo = { clients: new LruMap<Known>(RECENT), custom: digestMemo(RECENT) }
-    memos.set(protection, memo)
+export function createFingerprint (protection: ResolvedProtection | undefined): (request: FastifyRequest) => string {
+  if (protection === undefined) return () => ''
+  const { fingerprint } = protection
+  if (fingerprint !== undefined) {
+    const custom = digestMemo(RECENT)
+    return (request) => custom(fingerprint(request))
   }
-  return memo
-}
-
-/**
- * The session-protection fingerprint of the request's client: by default a digest
- * of its address (`request.ip`, so it follows Fastify's `trustProxy`) and
- * User-Agent, else a digest of what the app's `fingerprint(request)` answers.
- */
-export function fingerprintOf (protection: ResolvedProtection, request: FastifyRequest): string {
-  const memo = memoOf(protection)
-  if (protection.fingerprint !== undefined) return memo.custom(protection.fingerprint(request))
-
-  const ip = request.ip
-  const userAgent = request.headers['user-agent']
-  const known = memo.clients.get(ip)
-  if (known !== undefined && known.userAgent === userAgent) return known.value
-  const value = shortDigest(`${ip}\n${userAgent ?? ''}`)
-  // A long User-Agent is digested every time, never kept: no client fills the memory.
-  if (userAgent === undefined || userAgent.length <= MAX_KEPT_LENGTH) memo.clients.set(ip, { userAgent, value })
-  return value
+  const clients = new LruMap<Known>(RECENT)
+  return (request) => {
+    const ip = request.ip
+    const userAgent = request.headers['user-agent']
+    const known = clients.get(ip)
+    if (known !== undefined && known.userAgent === userAgent) return known.value
+    const value = shortDigest(`${ip}\n${userAgent ?? ''}`)
+    // A long User-Agent is digested every time, never kept: no client fills the memory.
+    if (userAgent === undefined || userAgent.length <= MAX_KEPT_LENGTH) clients.set(ip, { userAgent, value })
+    return value
+  }
 }

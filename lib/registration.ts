@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { digestMemo } from './digest'
+import { createFingerprint } from './protection'
 import { Reporter } from './events'
 import { LoginManager } from './manager'
 import type { ResolvedOptions } from './options'
@@ -26,6 +27,8 @@ export interface Registration {
   appStateKeys: Set<string>
   /** Digest of the user's auth version, '' without the option. */
   versionOf (user: LoginUser): string
+  /** The session-protection fingerprint of the request's client, '' without protection. */
+  fingerprintOf (request: FastifyRequest): string
 }
 
 export function createRegistration (options: ResolvedOptions, sessions: SessionAccess, appStateKeys: Set<string>): Registration {
@@ -48,7 +51,8 @@ export function createRegistration (options: ResolvedOptions, sessions: SessionA
     remember: off,
     registry,
     appStateKeys,
-    versionOf: authVersion === undefined ? () => '' : (user) => versionDigest(String(authVersion(user)))
+    versionOf: authVersion === undefined ? () => '' : (user) => versionDigest(String(authVersion(user))),
+    fingerprintOf: createFingerprint(options.protection)
   }
   registration.remember = rememberMe(registration)
   return registration

@@ -1,6 +1,5 @@
 import type { FastifyRequest } from 'fastify'
 import type { Registration } from './registration'
-import { fingerprintOf } from './protection'
 import { decodeState, type LoginState } from './state'
 import type { AuthenticatedBy, LoginEndReason, LoginUser } from './types'
 
@@ -59,8 +58,7 @@ export function isFresh (registration: Registration, request: FastifyRequest, fr
 function seenElsewhere (registration: Registration, request: FastifyRequest, state: LoginState): boolean {
   let seen = request[kSeenElsewhere]
   if (seen === undefined) {
-    const protection = registration.options.protection
-    seen = protection?.mode === 'basic' && state.fingerprint !== fingerprintOf(protection, request)
+    seen = registration.options.protection?.mode === 'basic' && state.fingerprint !== registration.fingerprintOf(request)
     request[kSeenElsewhere] = seen
     if (seen) registration.report.protected(request, state.userId, 'basic')
   }

@@ -1,14 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isPromise, toUser } from './callbacks'
-import { expireImpersonation, recordVisit, withImpersonator } from './impersonation'
+import { expireImpersonation, withImpersonator } from './impersonation'
 import { endLogin, settleEnd } from './login-end'
 import { MINUTE, SECOND } from './option-checks'
 import type { ResolvedOptions } from './options'
-import { fingerprintOf } from './protection'
 import type { Registration } from './registration'
 import type { Standing } from './registry/registry'
 import type { Lapsed } from './remember/remember-me'
 import { kEndReason, setUser } from './request-user'
+import { recordVisit } from './session-login'
 import type { AnySession } from './sessions'
 import type { LoginState } from './state'
 import type { LoginEndReason } from './types'
@@ -53,11 +53,7 @@ export function checkSession (
   const lapse = lapseOf(registration.options, state, now)
   if (lapse === 'impersonation') return impersonationOver(registration, request, reply, session, state, now)
   if (lapse !== undefined) return timedOut(registration, request, reply, session, state, lapse)
-  let standing: Standing | Promise<Standing> = true
-  if (registry !== undefined) {
-    // A login from before the registry was on has no record to stand on.
-    standing = state.loginId === undefined ? 'revoked' : registry.check(state.userId, state.loginId, now)
-  }
+  const standing = registry === undefined ? true : registry.check(state.userId, state.loginId, now)
   if (isPromise(standing)) return standing.then((answer) => afterStanding(registration, request, reply, session, state, answer, now))
   return afterStanding(registration, request, reply, session, state, standing, now)
 }
@@ -86,7 +82,7 @@ async function impersonationOver (
 ): Promise<Verdict> {
   const { registry } = registration
   if (registry !== undefined) {
-    const standing = state.loginId === undefined ? 'revoked' : await registry.check(state.userId, state.loginId, now)
+    const standing = await registry.check(state.userId, state.loginId, now)
     if (standing !== true) return afterStanding(registration, request, reply, session, state, standing, now)
   }
   const staff = await expireImpersonation(registration, request, reply, session, state)
@@ -111,7 +107,7 @@ function judge (
   // 'strong' protection checks every request; 'basic' only makes a request not fresh,
   // so its fingerprint is compared when the request's freshness is asked (request-user.ts).
   const protection = options.protection
-  if (protection?.mode === 'strong' && state.fingerprint !== fingerprintOf(protection, request)) {
+  if (protection?.mode === 'strong' && state.fingerprint !== registration.fingerprintOf(request)) {
     registration.report.protected(request, state.userId, protection.mode)
     // Also when this request did not carry it: it may be scoped to another path.
     remember.clear(reply)
@@ -138,11 +134,8 @@ async function timedOut (
 ): Promise<Verdict> {
   const { remember } = registration
   const cookie = state.remember === undefined ? undefined : remember.read(request)
-  if (cookie === undefined) {
-    await endLogin(registration, request, reply, session, state, lapse, { shown: true, record: 'end' })
-    return { lapsed: undefined }
-  }
-  await endLogin(registration, request, reply, session, state, lapse, { shown: true, record: 'keep' })
+  await endLogin(registration, request, reply, session, state, lapse, { shown: true, record: cookie === undefined ? 'end' : 'keep' })
+  if (cookie === undefined) return { lapsed: undefined }
   if (await remember.restore(request, reply, cookie, undefined)) {
     delete request[kEndReason]
     return undefined

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { LoginError } from './errors'
+import { MINUTE } from './option-checks'
 import type { UserObject } from './types'
-import { fingerprintOf } from './protection'
 import type { Registration } from './registration'
 import type { AnySession } from './sessions'
 import { encodeState, ownerOf, type LoginState } from './state'
@@ -33,11 +33,11 @@ export interface NewLogin {
 
 /** The login state of a new login made from this request now. */
 export function newState (registration: Registration, request: FastifyRequest, login: NewLogin, now = Date.now()): LoginState {
-  const { protection, idleTimeout, absoluteTimeout } = registration.options
+  const { idleTimeout, absoluteTimeout } = registration.options
   return {
     userId: login.userId,
     loginId: login.loginId,
-    fingerprint: protection === undefined ? '' : fingerprintOf(protection, request),
+    fingerprint: registration.fingerprintOf(request),
     version: login.version,
     remember: login.remember,
     startedAt: absoluteTimeout === undefined ? undefined : now,
@@ -106,4 +106,11 @@ export function idOf (registration: Registration, user: UserObject): string {
   const id = String(raw)
   if (LONE_SURROGATE.test(id)) throw new LoginError('getUserId returned a string with a lone surrogate: user ids must be well-formed Unicode')
   return id
+}
+
+/** `idleTimeout`: the visit, written at most once a minute (the one write a read-only request makes). */
+export function recordVisit (registration: Registration, session: AnySession, state: LoginState, now: number): void {
+  if (registration.options.idleTimeout !== undefined && now - (state.seenAt ?? 0) >= MINUTE) {
+    registration.sessions.write(session, registration.keys.state, encodeState({ ...state, seenAt: now }))
+  }
 }

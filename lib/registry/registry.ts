@@ -35,7 +35,7 @@ export class LoginRegistry {
   readonly #options: ResolvedLogins
   readonly #owner: string
   readonly #report: Reporter
-  /** How long a login lives unseen: `idleTimeout` and the minute its recorded visits may lag behind, else 30 days. */
+  /** How long a login lives unseen: `idleTimeout` and the minutes its recorded visits may lag behind, else 30 days. */
   readonly #unseen: number
   readonly #cache: LoginCache | undefined
   #unwatch: (() => Promise<void>) | undefined
@@ -140,13 +140,16 @@ export class LoginRegistry {
    * seen stand is answered from the cache while the store's invalidation link is up.
    * Records the visit at most once a minute.
    */
-  check (userId: string, loginId: string, now = Date.now()): Standing | Promise<Standing> {
-    const cached = this.#cache?.get(loginId)
+  check (userId: string, loginId: string | undefined, now = Date.now()): Standing | Promise<Standing> {
+    // A login from before the registry was on has no record to stand on.
+    if (loginId === undefined) return 'revoked'
+    const cache = this.#cache
+    const cached = cache?.get(loginId)
     if (cached !== undefined && cached.userId === userId) {
       if (now - cached.lastSeenAt < TOUCH_INTERVAL) return true
       // Parallel requests of this login do not touch it again meanwhile.
       cached.lastSeenAt = now
-      return this.#touch(userId, loginId, now, this.#cache!.mark())
+      return this.#touch(userId, this.storeId(userId), loginId, now, cache!.mark())
     }
     return this.#lookup(userId, loginId, now)
   }
@@ -159,7 +162,7 @@ export class LoginRegistry {
     // Expired unseen: the registry's own idle end.
     if (found.status === 'missing' || found.login.userId !== storeId) return 'idle'
     const lastSeenAt = found.login.lastSeenAt
-    if (now - lastSeenAt >= TOUCH_INTERVAL) return await this.#touch(userId, loginId, now, mark)
+    if (now - lastSeenAt >= TOUCH_INTERVAL) return await this.#touch(userId, storeId, loginId, now, mark)
     this.#cache?.put(loginId, { userId, lastSeenAt }, mark)
     return true
   }
@@ -168,8 +171,7 @@ export class LoginRegistry {
    * Records the visit. A touch that found the login standing is as good as a read:
    * the cache keeps it (again), unless an invalidation came in since `mark`.
    */
-  async #touch (userId: string, loginId: string, now: number, mark: number): Promise<Standing> {
-    const storeId = this.storeId(userId)
+  async #touch (userId: string, storeId: string, loginId: string, now: number, mark: number): Promise<Standing> {
     // The store keeps a remembered login at least as long as its series.
     if (await guarded(() => this.store.touchLogin(storeId, loginId, now, this.#unseen))) {
       this.#cache?.put(loginId, { userId, lastSeenAt: now }, mark)
