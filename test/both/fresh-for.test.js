@@ -115,3 +115,20 @@ for (const [label, configuration] of Object.entries(CONFIGURATIONS)) {
     })
   })
 }
+
+describe("freshFor and 'basic' session protection", () => {
+  test('inside the window, a request from another client is not fresh, and freshLoginRequired refuses it; the login stays', async (t) => {
+    const tick = startClock(t)
+    const { app } = await lifecycleApp(t, { login: { freshFor: HOUR }, routes })
+    const home = { 'user-agent': 'Browser A' }
+    const elsewhere = { 'user-agent': 'Browser B' }
+    const jar = await loggedIn(app, 1, {}, home)
+    tick(MINUTE)
+    const other = await visit(jar, elsewhere)
+    assert.deepEqual([other.user, other.fresh], [1, false], 'logged in, not fresh from another client')
+    assert.equal((await jar.get({ url: '/fresh', headers: elsewhere })).statusCode, 401)
+    assert.equal((await jar.get({ url: '/billing', headers: elsewhere })).statusCode, 401)
+    assert.equal((await visit(jar, home)).fresh, true, 'the client that logged in is still fresh inside the window')
+    assert.equal((await jar.get({ url: '/fresh', headers: home })).statusCode, 200)
+  })
+})

@@ -16,7 +16,7 @@ const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const { CountingStore } = require('../support/stores')
 const { MemoryLoginStore } = require('fastify-login')
-const { setCookies, isCleared, SESSION_COOKIE, SESSION_KIND } = require('../helper')
+const { createJar, setCookies, isCleared, SESSION_COOKIE, SESSION_KIND } = require('../helper')
 const { SECOND, MINUTE, HOUR, REMEMBER, startClock, lifecycleApp, loggedIn, visit, ends } = require('../support/lifecycle')
 
 const ABSOLUTE = HOUR
@@ -232,4 +232,28 @@ describe('idle tracking writes the session at most once a minute, for every kind
       await assertSparse(staff, 'an impersonation')
     })
   }
+})
+
+describe('turning a timeout on for logins made before it', () => {
+  // A login made while the option was off carries no time to count from: it ends
+  // on its next request, as a timeout, instead of living on unbounded (fail closed).
+  for (const [option, reason] of [['absoluteTimeout', 'absolute'], ['idleTimeout', 'idle']]) {
+    test(`${option}: a login state without its time ends with loginEndReason '${reason}'`, async (t) => {
+      startClock(t)
+      const { app, events } = await lifecycleApp(t, { login: { [option]: HOUR } })
+      const jar = createJar(app)
+      // A state as a login made with neither option on writes it: no start, no visit.
+      await jar.post('/session/_login', { value: '2.....1' })
+      assert.equal((await visit(jar)).reason, reason)
+      assert.deepEqual(ends(events), [{ userId: '1', loginId: null, reason }])
+      assert.equal((await jar.get('/private')).statusCode, 401)
+    })
+  }
+
+  test('the same state is a login while neither option is on', async (t) => {
+    const { app } = await lifecycleApp(t)
+    const jar = createJar(app)
+    await jar.post('/session/_login', { value: '2.....1' })
+    assert.equal((await visit(jar)).user, 1)
+  })
 })
